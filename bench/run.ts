@@ -1,0 +1,308 @@
+/**
+ * `npm run bench [-- --json] [-- --only generated|real] [-- --rounds N]`
+ *
+ * Measures backup and restore side by side with their baselines in one run, on the generated
+ * benchmark corpus (>= 5 M samples) and on the real TSDB snapshot in ../shared/corpus:
+ *  - storage: our stored bytes/sample vs the TSDB snapshot itself, that snapshot tarred with
+ *    `zstd -19`, and VictoriaMetrics' vmbackup of the same snapshot imported with vmctl;
+ *  - speed: backup vs a raw remote read of the same windows; restore vs replaying the same
+ *    remote-write requests built beforehand; best of N alternating rounds;
+ *  - memory: peak RSS of the backup/restore process for the whole range and a quarter of it.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startPrometheus, snapshot, type PrometheusServer } from '../test/harness/prometheus';
+import { startPrometheusWithHistory } from '../test/harness/history';
+import { startVictoriaMetrics, flushVictoriaMetrics } from '../test/harness/victoria';
+import { makeTempDir, stopAllProcesses } from '../test/harness/ports';
+
+const exec = promisify(execFile);
+const HOUR = 3_600_000;
+const SHARD_MS = HOUR;
+const CONCURRENCY = 4;
+const BATCH = 5000;
+const CORPUS_DIR = path.resolve(__dirname, '../../shared/corpus');
+
+interface Flags {
+  json: boolean;
+  only?: string;
+  rounds: number;
+}
+
+function parseFlags(argv: string[]): Flags {
+  const flags: Flags = { json: false, rounds: 2 };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--json') flags.json = true;
+    else if (argv[i] === '--only') flags.only = argv[++i];
+    else if (argv[i] === '--rounds') flags.rounds = Number(argv[++i]);
+  }
+  return flags;
+}
+
+// Progress goes to stderr, so `--json` leaves one JSON line on stdout.
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+interface Source {
+  prom: PrometheusServer;
+  samples: number;
+  series: number;
+  fromMs: number;
+  toMs: number;
+  stop(): Promise<void>;
+}
+
+async function generatedSource(): Promise<Source> {
+  log('generated corpus: backfilling (cached after the first run) and starting Prometheus');
+  const prom = await startPrometheusWithHistory('bench');
+  return {
+    prom,
+    samples: prom.samples,
+    series: prom.series,
+    fromMs: prom.corpus.startMs,
+    toMs: prom.corpus.startMs + prom.corpus.durationMs,
+    stop: () => prom.stop(),
+  };
+}
+
+async function realSource(): Promise<Source> {
+  log(`real corpus: unpacking ${CORPUS_DIR}/real-1s-mixed.tar.zst and starting Prometheus on the copy`);
+  const meta = JSON.parse(await readFile(path.join(CORPUS_DIR, 'real-1s-mixed.json'), 'utf8')) as {
+    samples: number;
+    series: number;
+    min_ms: number;
+    max_ms: number;
+  };
+  const dir = await makeTempDir('bench-real');
+  await sh(
+    `zstd -dc ${JSON.stringify(path.join(CORPUS_DIR, 'real-1s-mixed.tar.zst'))} | tar -C ${JSON.stringify(dir)} -xf -`,
+  );
+  const prom = await startPrometheus({ dataDir: dir });
+  return {
+    prom,
+    samples: meta.samples,
+    series: meta.series,
+    fromMs: meta.min_ms,
+    toMs: meta.max_ms + 1,
+    stop: async () => {
+      await prom.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function sh(command: string): Promise<string> {
+  const { stdout } = await exec('bash', ['-o', 'pipefail', '-c', command], { maxBuffer: 64 << 20 });
+  return stdout;
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  return Number((await sh(`du -sb ${JSON.stringify(dir)} | cut -f1`)).trim());
+}
+
+interface WorkerResult {
+  seconds: number;
+  peak_rss_mb: number;
+  [k: string]: unknown;
+}
+
+function worker(step: string, args: Record<string, string | number>): Promise<WorkerResult> {
+  const argv = [
+    require.resolve('tsx/cli'),
+    path.join(__dirname, 'worker.ts'),
+    step,
+    ...Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench worker ${step} exited ${code}: ${err.slice(-2000)}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1)!) as WorkerResult);
+    });
+  });
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+async function storageAnchors(src: Source, work: string) {
+  const snap = await snapshot(src.prom);
+  const tsdbBytes = await dirBytes(snap);
+  log(`snapshot ${snap}: ${tsdbBytes} bytes; compressing with zstd -19`);
+  const zstdBytes = Number((await sh(`tar -C ${JSON.stringify(snap)} -cf - . | zstd -19 -q -c | wc -c`)).trim());
+
+  log('importing the snapshot into VictoriaMetrics with vmctl, then vmbackup');
+  const vm = await startVictoriaMetrics();
+  try {
+    // This vmctl wants a terminal even with -s.
+    const cmd = `vmctl prometheus --prom-snapshot=${snap} --vm-addr=${vm.url} -s --vm-disable-progress-bar`;
+    const out = await sh(`script -qec ${JSON.stringify(cmd)} /dev/null`);
+    log(`vmctl: ${out.trim().split('\n').slice(-2).join(' | ').slice(0, 300)}`);
+    await flushVictoriaMetrics(vm);
+    const dst = path.join(work, 'vmbackup');
+    await exec(
+      'vmbackup',
+      [`-storageDataPath=${vm.dataDir}`, `-snapshot.createURL=${vm.url}/snapshot/create`, `-dst=fs://${dst}`],
+      { maxBuffer: 64 << 20 },
+    );
+    const vmBytes = await dirBytes(dst);
+    return {
+      tsdb_bytes_per_sample: round3(tsdbBytes / src.samples),
+      anchor_tsdb_zstd_bytes_per_sample: round3(zstdBytes / src.samples),
+      anchor_vmbackup_bytes_per_sample: round3(vmBytes / src.samples),
+    };
+  } finally {
+    await vm.stop();
+  }
+}
+
+async function measure(name: string, open: () => Promise<Source>, flags: Flags) {
+  const src = await open();
+  const work = await makeTempDir(`bench-${name}`);
+  try {
+    const anchors = await storageAnchors(src, work);
+    const range = {
+      url: src.prom.remoteReadUrl,
+      from: src.fromMs,
+      to: src.toMs,
+      shard: SHARD_MS,
+      concurrency: CONCURRENCY,
+    };
+    const pulls: WorkerResult[] = [];
+    const backups: WorkerResult[] = [];
+    for (let r = 0; r < flags.rounds; r++) {
+      log(`${name} round ${r + 1}/${flags.rounds}: raw pull, then backup`);
+      pulls.push(await worker('pull', range));
+      const store = path.join(work, `store-${r}`);
+      await rm(store, { recursive: true, force: true });
+      backups.push(await worker('backup', { ...range, store }));
+    }
+    const store = path.join(work, 'store-0');
+    const backup = backups[0]!;
+    if (backup.samples !== src.samples)
+      throw new Error(`backup holds ${backup.samples} samples, the source ${src.samples}`);
+    const quarterTo = src.fromMs + Math.floor((src.toMs - src.fromMs) / 4);
+    log(`${name}: backup of a quarter of the range`);
+    const quarter = await worker('backup', { ...range, to: quarterTo, store: path.join(work, 'store-quarter') });
+
+    const restores: WorkerResult[] = [];
+    const replays: WorkerResult[] = [];
+    const into = async (step: string, extra: Record<string, string | number> = {}) => {
+      const target = await startPrometheus({ outOfOrderWindow: '30d' });
+      try {
+        return await worker(step, {
+          store,
+          from: src.fromMs,
+          to: src.toMs,
+          target: target.remoteWriteUrl,
+          batch: BATCH,
+          concurrency: CONCURRENCY,
+          ...extra,
+        });
+      } finally {
+        await target.stop();
+      }
+    };
+    for (let r = 0; r < flags.rounds; r++) {
+      log(`${name} round ${r + 1}/${flags.rounds}: replay of pre-built requests, then restore`);
+      replays.push(await into('replay'));
+      restores.push(await into('restore'));
+    }
+    log(`${name}: restore of a quarter of the range`);
+    const restoreQuarter = await into('restore', { to: quarterTo });
+
+    const best = (xs: WorkerResult[]) => Math.min(...xs.map((x) => x.seconds));
+    const result = {
+      samples: src.samples,
+      series: src.series,
+      ...anchors,
+      stored_bytes_per_sample: round3((backup.stored_bytes as number) / src.samples),
+      raw_pull_seconds: round3(best(pulls)),
+      backup_seconds: round3(best(backups)),
+      backup_peak_rss_mb: Math.max(...backups.map((b) => b.peak_rss_mb)),
+      backup_peak_rss_mb_quarter: quarter.peak_rss_mb,
+      raw_replay_seconds: round3(best(replays)),
+      restore_seconds: round3(best(restores)),
+      restore_peak_rss_mb: Math.max(...restores.map((b) => b.peak_rss_mb)),
+      restore_peak_rss_mb_quarter: restoreQuarter.peak_rss_mb,
+      shards: backup.shards,
+      rounds: flags.rounds,
+    };
+    return {
+      ...result,
+      ratios: {
+        stored_vs_tsdb_zstd: round3(result.stored_bytes_per_sample / result.anchor_tsdb_zstd_bytes_per_sample),
+        stored_vs_vmbackup: round3(result.stored_bytes_per_sample / result.anchor_vmbackup_bytes_per_sample),
+        backup_vs_raw_pull: round3(result.backup_seconds / result.raw_pull_seconds),
+        restore_vs_raw_replay: round3(result.restore_seconds / result.raw_replay_seconds),
+        backup_rss_full_vs_quarter: round3(result.backup_peak_rss_mb / result.backup_peak_rss_mb_quarter),
+        restore_rss_full_vs_quarter: round3(result.restore_peak_rss_mb / result.restore_peak_rss_mb_quarter),
+      },
+    };
+  } finally {
+    await src.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
+  const rows: [string, string, string][] = [
+    [
+      'stored bytes/sample',
+      `${r.stored_bytes_per_sample}`,
+      `tsdb ${r.tsdb_bytes_per_sample}, tsdb+zstd-19 ${r.anchor_tsdb_zstd_bytes_per_sample} (×${r.ratios.stored_vs_tsdb_zstd}), vmbackup ${r.anchor_vmbackup_bytes_per_sample} (×${r.ratios.stored_vs_vmbackup})`,
+    ],
+    ['backup seconds', `${r.backup_seconds}`, `raw pull ${r.raw_pull_seconds} (×${r.ratios.backup_vs_raw_pull})`],
+    [
+      'backup peak RSS MB',
+      `${r.backup_peak_rss_mb}`,
+      `quarter range ${r.backup_peak_rss_mb_quarter} (×${r.ratios.backup_rss_full_vs_quarter})`,
+    ],
+    [
+      'restore seconds',
+      `${r.restore_seconds}`,
+      `raw replay ${r.raw_replay_seconds} (×${r.ratios.restore_vs_raw_replay})`,
+    ],
+    [
+      'restore peak RSS MB',
+      `${r.restore_peak_rss_mb}`,
+      `quarter range ${r.restore_peak_rss_mb_quarter} (×${r.ratios.restore_rss_full_vs_quarter})`,
+    ],
+  ];
+  return [
+    `${name}: ${r.samples.toLocaleString('en-US')} samples, ${r.series} series, best of ${r.rounds}`,
+    ...rows.map(([a, b, c]) => `  ${a.padEnd(22)} ${b.padStart(8)}   ${c}`),
+  ].join('\n');
+}
+
+async function main() {
+  const flags = parseFlags(process.argv.slice(2));
+  await mkdir(os.tmpdir(), { recursive: true });
+  const generated = flags.only === 'real' ? undefined : await measure('generated', generatedSource, flags);
+  const real = flags.only === 'generated' ? undefined : await measure('real', realSource, flags);
+  const out = {
+    ...(generated ?? {}),
+    ...(real ? { real } : {}),
+    machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+  };
+  if (flags.json) process.stdout.write(JSON.stringify(out) + '\n');
+  else {
+    if (generated) process.stdout.write(table('generated', generated) + '\n');
+    if (real) process.stdout.write(table('real', real) + '\n');
+  }
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => stopAllProcesses());

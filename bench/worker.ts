@@ -1,0 +1,188 @@
+/**
+ * One measured step of the benchmark, in its own process so that its peak RSS is its own.
+ * Prints one JSON line: { seconds, peak_rss_mb, ... }. Timing starts after module loading.
+ *
+ *   pull    raw remote read of shard windows: frames parsed (CRC checked) and protobuf-decoded, then discarded
+ *   backup  the real backup (pull → encode → store → manifest) into a directory store
+ *   replay  remote-write requests built beforehand (the same requests restore sends), sent with the same lanes
+ *   restore the real restore (fetch → verify → decode → filter → write)
+ */
+import { DirectoryStore } from '../lambdas/adapters/dir-store';
+import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
+import { HttpRemoteWriter } from '../lambdas/adapters/remote-write-http';
+import { runBackup } from '../lambdas/core/backup/run';
+import { planShards } from '../lambdas/core/backup/plan';
+import { planRestore } from '../lambdas/core/restore/plan';
+import { runRestore } from '../lambdas/core/restore/run';
+import { fetchVerified } from '../lambdas/core/restore/fetch';
+import { WritePipeline } from '../lambdas/core/restore/write';
+import { decodeShard } from '../lambdas/core/format';
+import { mapPool } from '../lambdas/core/pool';
+import {
+  encodeReadRequest,
+  decodeChunkedReadResponse,
+  encodeWriteRequest,
+  CONTENT_TYPE_STREAMED,
+  RESPONSE_STREAMED_XOR_CHUNKS,
+} from '../lambdas/core/prom/prompb';
+import { readFrames } from '../lambdas/core/prom/frames';
+import { snappyCompress } from '../lambdas/core/prom/snappy';
+import type { RemoteWriter, WriteBatch } from '../lambdas/core/ports';
+
+type Args = Record<string, string>;
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = {};
+  for (let i = 0; i < argv.length; i += 2) out[argv[i]!.replace(/^--/, '')] = argv[i + 1]!;
+  return out;
+}
+
+const num = (a: Args, k: string) => Number(a[k]);
+
+function peakRssMb(): number {
+  return Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+}
+
+async function rawPull(a: Args) {
+  const windows = planShards({
+    source: 'bench',
+    fromMs: num(a, 'from'),
+    toMs: num(a, 'to'),
+    shardLengthMs: num(a, 'shard'),
+    selector: '',
+  });
+  let frames = 0;
+  let series = 0;
+  let bytes = 0;
+  const started = performance.now();
+  await mapPool(windows, num(a, 'concurrency'), async (ref) => {
+    const body = snappyCompress(
+      encodeReadRequest(
+        [
+          {
+            startTimestampMs: ref.window.startMs,
+            endTimestampMs: ref.window.endMs - 1,
+            matchers: [{ type: '=~', name: '__name__', value: '.+' }],
+          },
+        ],
+        [RESPONSE_STREAMED_XOR_CHUNKS],
+      ),
+    );
+    const res = await fetch(a.url!, {
+      method: 'POST',
+      body,
+      headers: {
+        'Content-Encoding': 'snappy',
+        'Content-Type': 'application/x-protobuf',
+        'X-Prometheus-Remote-Read-Version': '0.1.0',
+      },
+    });
+    if (res.headers.get('content-type') !== CONTENT_TYPE_STREAMED)
+      throw new Error(`not streamed: ${res.headers.get('content-type')}`);
+    for await (const frame of readFrames(res.body as AsyncIterable<Uint8Array>)) {
+      frames++;
+      bytes += frame.length;
+      series += decodeChunkedReadResponse(frame).series.length;
+    }
+  });
+  return { seconds: (performance.now() - started) / 1000, frames, series, frame_bytes: bytes };
+}
+
+async function backup(a: Args) {
+  const reader = new HttpRemoteReader({ url: a.url!, timeoutMs: 600_000 });
+  const store = new DirectoryStore(a.store!);
+  await store.check();
+  const started = performance.now();
+  const report = await runBackup(
+    { reader, store, nowMs: Date.now },
+    {
+      source: 'bench',
+      fromMs: num(a, 'from'),
+      toMs: num(a, 'to'),
+      shardLengthMs: num(a, 'shard'),
+      selectors: [],
+      concurrency: num(a, 'concurrency'),
+    },
+  );
+  if (report.failed.length > 0) throw new Error(`backup failed: ${JSON.stringify(report.failed)}`);
+  return { ...report, failed: 0, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Captures the requests restore would send, lane by lane, already encoded and compressed. */
+class CapturingWriter implements RemoteWriter {
+  readonly endpoint = 'capture';
+  readonly bodies: { body: Uint8Array; samples: number; lane: number }[] = [];
+  constructor(private readonly laneOf: (batch: WriteBatch) => number) {}
+  async write(batch: WriteBatch): Promise<void> {
+    this.bodies.push({
+      body: snappyCompress(encodeWriteRequest(batch.series)),
+      samples: batch.samples,
+      lane: this.laneOf(batch),
+    });
+  }
+}
+
+async function replay(a: Args) {
+  const store = new DirectoryStore(a.store!);
+  const plan = await planRestore(store, { sources: [], fromMs: num(a, 'from'), toMs: num(a, 'to') });
+  const concurrency = num(a, 'concurrency');
+  const lanePicker = new WritePipeline({ endpoint: 'none', write: async () => {} }, { concurrency });
+  // A batch holds series of one lane only.
+  const capture = new CapturingWriter((batch) => lanePicker.laneIndex(batch.series[0]!.labels));
+  // The same lanes as restore: each lane's requests in order, lanes in parallel.
+  const lanes: { body: Uint8Array; samples: number }[][] = Array.from({ length: concurrency }, () => []);
+  for (const m of plan.shards) {
+    const pipeline = new WritePipeline(capture, { batchSamples: num(a, 'batch'), concurrency });
+    for await (const piece of decodeShard(await fetchVerified(store, m))) await pipeline.add(piece);
+    await pipeline.flush();
+  }
+  for (const b of capture.bodies) lanes[b.lane]!.push(b);
+  const headers = {
+    'Content-Encoding': 'snappy',
+    'Content-Type': 'application/x-protobuf',
+    'X-Prometheus-Remote-Write-Version': '0.1.0',
+  };
+  let samples = 0;
+  const started = performance.now();
+  await Promise.all(
+    lanes.map(async (lane) => {
+      for (const r of lane) {
+        const res = await fetch(a.target!, { method: 'POST', body: r.body, headers });
+        if (!res.ok) throw new Error(`replay: HTTP ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+        samples += r.samples;
+      }
+    }),
+  );
+  return { seconds: (performance.now() - started) / 1000, samples, requests: capture.bodies.length };
+}
+
+async function restore(a: Args) {
+  const store = new DirectoryStore(a.store!);
+  const plan = await planRestore(store, { sources: [], fromMs: num(a, 'from'), toMs: num(a, 'to') });
+  const writer = new HttpRemoteWriter({ url: a.target!, timeoutMs: 120_000 });
+  const started = performance.now();
+  const report = await runRestore(
+    { store, writer },
+    plan.shards,
+    { window: { startMs: num(a, 'from'), endMs: num(a, 'to') }, selectorGroups: [] },
+    { batchSamples: num(a, 'batch'), concurrency: num(a, 'concurrency') },
+  );
+  if (report.failed_shards > 0) throw new Error(`restore failed: ${JSON.stringify(report.failures)}`);
+  return { ...report, seconds: (performance.now() - started) / 1000 };
+}
+
+const steps: Record<string, (a: Args) => Promise<object>> = { pull: rawPull, backup, replay, restore };
+
+async function main() {
+  const [step, ...rest] = process.argv.slice(2);
+  const run = steps[step ?? ''];
+  if (!run) throw new Error(`unknown step ${step}: one of ${Object.keys(steps).join(', ')}`);
+  const result = await run(parseArgs(rest));
+  process.stdout.write(JSON.stringify({ step, ...result, peak_rss_mb: peakRssMb() }) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench worker: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,154 @@
+/**
+ * Everything promvault deploys: the archive bucket, one function per handler with
+ * folder-scoped access, the backup and restore state machines, a schedule per source, and the
+ * alarms and dashboard watching them.
+ */
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { HANDLERS } from '../../lambdas/handlers/contracts';
+import { toRuntimeConfig, type FunctionRole, type PromvaultConfig } from './config';
+import { ArchiveBucket, type PrefixAccess } from './constructs/archive-bucket';
+import { BackupWorkflow } from './constructs/backup-workflow';
+import { Monitoring } from './constructs/monitoring';
+import { PromvaultFunction } from './constructs/promvault-function';
+import { RestoreWorkflow } from './constructs/restore-workflow';
+import { BackupSchedules } from './constructs/schedules';
+import { acknowledgeJustifiedWildcards } from './nag';
+
+export interface PromvaultStackProps extends StackProps {
+  readonly config: PromvaultConfig;
+  /** Use stub code instead of esbuild bundles: for infrastructure unit tests. @default false */
+  readonly skipBundling?: boolean;
+  /** Directory of the handler modules. @default lambdas/handlers of this repository */
+  readonly handlersDir?: string;
+}
+
+/** What each function may touch in the archive: the least each handler needs (see contracts.ts). */
+export const ARCHIVE_ACCESS: Readonly<Record<FunctionRole, PrefixAccess>> = {
+  planBackup: { read: ['checkpoints', 'manifests'], write: ['plans'] },
+  backupShard: { read: ['manifests'], write: ['shards', 'manifests'] },
+  commitBackup: { read: ['manifests', 'plans', 'checkpoints'], write: ['checkpoints'] },
+  planRestore: { read: ['manifests'], write: ['restores'] },
+  // Thaw reads the restore plan and the manifests naming the objects it thaws.
+  thaw: { read: ['restores', 'manifests', 'shards'], restore: ['shards'] },
+  restoreShard: { read: ['shards', 'manifests'], write: ['restores'] },
+  report: { read: ['restores'], write: ['restores'] },
+};
+
+/** Functions that talk to Prometheus or the remote-write target, and so may need the VPC. */
+const NETWORK_ROLES: readonly FunctionRole[] = ['backupShard', 'restoreShard'];
+
+const kebab = (role: string) => role.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export class PromvaultStack extends Stack {
+  readonly archive: ArchiveBucket;
+  readonly functions: Readonly<Record<FunctionRole, PromvaultFunction>>;
+  readonly backup: BackupWorkflow;
+  readonly restore: RestoreWorkflow;
+  readonly schedules: BackupSchedules;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: PromvaultStackProps) {
+    super(scope, id, { description: 'promvault: serverless backup and restore of Prometheus data to S3', ...props });
+    const { config } = props;
+    const logRetention = config.monitoring.logRetentionDays as logs.RetentionDays;
+    const logLevel = config.monitoring.stateMachineLogLevel === 'ALL' ? sfn.LogLevel.ALL : sfn.LogLevel.ERROR;
+
+    this.archive = new ArchiveBucket(this, 'Archive', { config: config.bucket });
+    const runtimeConfigJson = this.toJsonString(toRuntimeConfig(config, this.archive.bucket.bucketName));
+    const functions = {} as Record<FunctionRole, PromvaultFunction>;
+    for (const role of Object.keys(HANDLERS) as FunctionRole[]) {
+      const settings = config.functions[role];
+      const fn = new PromvaultFunction(this, HANDLERS[role], {
+        handlerModule: kebab(role),
+        description: `promvault ${HANDLERS[role]}`,
+        runtimeConfigJson,
+        ...(props.handlersDir !== undefined ? { handlersDir: props.handlersDir } : {}),
+        skipBundling: props.skipBundling ?? false,
+        memorySize: settings.memoryMb,
+        timeout: Duration.millis(settings.timeoutMs),
+        logRetentionDays: logRetention,
+        ...(config.vpc !== undefined && NETWORK_ROLES.includes(role) ? { network: config.vpc } : {}),
+      });
+      this.archive.grantPrefixes(fn, ARCHIVE_ACCESS[role]);
+      functions[role] = fn;
+    }
+    this.functions = functions;
+    this.grantSecrets(config);
+
+    this.backup = new BackupWorkflow(this, 'Backup', {
+      archive: this.archive,
+      planBackup: functions.planBackup,
+      backupShard: functions.backupShard,
+      commitBackup: functions.commitBackup,
+      concurrencyBySource: Object.fromEntries(config.sources.map((s) => [s.name, s.maxConcurrency])),
+      logRetention,
+      logLevel,
+    });
+    this.restore = new RestoreWorkflow(this, 'Restore', {
+      archive: this.archive,
+      planRestore: functions.planRestore,
+      thaw: functions.thaw,
+      restoreShard: functions.restoreShard,
+      report: functions.report,
+      shardConcurrency: config.restore.shardConcurrency,
+      pollInterval: Duration.seconds(Math.round(config.restore.pollIntervalMs / 1000)),
+      expeditedPollInterval: Duration.seconds(Math.round(config.restore.expeditedPollIntervalMs / 1000)),
+      logRetention,
+      logLevel,
+    });
+    if (logLevel !== sfn.LogLevel.ALL) {
+      for (const machine of [this.backup.stateMachine, this.restore.stateMachine]) {
+        Validations.of(machine).acknowledge({
+          id: 'AwsSolutions-SF1',
+          reason:
+            'The operator chose ERROR-level state machine logs in cdk.json (promvault.monitoring.stateMachineLogLevel).',
+        });
+      }
+    }
+    this.schedules = new BackupSchedules(this, 'Schedules', {
+      stateMachine: this.backup.stateMachine,
+      sources: config.sources.map((s) => ({ name: s.name, expression: s.schedule })),
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      backup: this.backup.stateMachine,
+      restore: this.restore.stateMachine,
+      sources: config.sources.map((s) => ({ name: s.name, schedulePeriod: Duration.millis(s.schedulePeriodMs) })),
+      deadLetterQueue: this.schedules.deadLetterQueue,
+      stalenessFactor: config.monitoring.stalenessFactor,
+      ...(config.monitoring.alarmEmail !== undefined ? { alarmEmail: config.monitoring.alarmEmail } : {}),
+    });
+
+    new CfnOutput(this, 'BucketName', { value: this.archive.bucket.bucketName });
+    new CfnOutput(this, 'BackupStateMachineArn', { value: this.backup.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'RestoreStateMachineArn', { value: this.restore.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    acknowledgeJustifiedWildcards(this);
+  }
+
+  /** Read access to the named credentials secrets only, for the functions that use them. */
+  private grantSecrets(config: PromvaultConfig): void {
+    const grants: [string, PromvaultFunction][] = [
+      ...config.sources.flatMap((s) =>
+        s.credentialsSecretName === undefined
+          ? []
+          : [[s.credentialsSecretName, this.functions.backupShard] as [string, PromvaultFunction]],
+      ),
+      ...(config.restore.targetSecretName === undefined
+        ? []
+        : [[config.restore.targetSecretName, this.functions.restoreShard] as [string, PromvaultFunction]]),
+    ];
+    const secrets = new Map<string, secretsmanager.ISecret>();
+    for (const [name, fn] of grants) {
+      let secret = secrets.get(name);
+      if (secret === undefined) {
+        secret = secretsmanager.Secret.fromSecretNameV2(this, `Secret${secrets.size}`, name);
+        secrets.set(name, secret);
+      }
+      secret.grantRead(fn);
+    }
+  }
+}

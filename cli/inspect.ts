@@ -1,0 +1,50 @@
+import { openStore } from '../lambdas/adapters/open-store';
+import { listAllManifests } from '../lambdas/core/manifest';
+import { formatIso } from '../lambdas/core/time';
+import { validateSourceName } from '../lambdas/core/shard';
+import { formatBytes, formatCount, printJson } from './output';
+
+interface InspectFlags {
+  store: string;
+  sourceName?: string;
+  s3Endpoint?: string;
+  region?: string;
+  json?: boolean;
+}
+
+export async function inspectCommand(flags: InspectFlags): Promise<void> {
+  const source = flags.sourceName === undefined ? undefined : validateSourceName(flags.sourceName);
+  const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
+  await store.check();
+  const manifests = await listAllManifests(store, source);
+  const shards = manifests.map((m) => ({
+    source: m.source,
+    start: formatIso(m.start_ms),
+    end: formatIso(m.end_ms),
+    start_ms: m.start_ms,
+    end_ms: m.end_ms,
+    selector: m.selector,
+    complete: m.complete,
+    series: m.series,
+    samples: m.samples,
+    stored_bytes: m.stored_bytes,
+    key: m.object_key,
+  }));
+  const totals = {
+    shards: shards.length,
+    samples: shards.reduce((a, s) => a + s.samples, 0),
+    stored_bytes: shards.reduce((a, s) => a + s.stored_bytes, 0),
+  };
+  if (flags.json) {
+    printJson({ store: store.location, ...totals, shard_list: shards });
+    return;
+  }
+  process.stdout.write(
+    `${store.location}: ${totals.shards} committed shards, ${formatCount(totals.samples)} samples, ${formatBytes(totals.stored_bytes)}\n`,
+  );
+  for (const s of shards) {
+    process.stdout.write(
+      `  ${s.source}  ${s.start} → ${s.end}  ${s.selector || '(all series)'}  ${formatCount(s.series)} series  ${formatCount(s.samples)} samples  ${formatBytes(s.stored_bytes)}${s.complete ? '' : '  (window was open: re-pulled next run)'}\n`,
+    );
+  }
+}

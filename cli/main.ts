@@ -1,0 +1,110 @@
+/**
+ * The promvault command line. Each command validates all of its input (flags, selectors,
+ * times, the source, the store) before it writes anything.
+ */
+import { Command, Option } from 'commander';
+import { backupCommand } from './backup';
+import { inspectCommand } from './inspect';
+import { exportCommand, restoreCommand } from './restore';
+import { verifyCommand } from './verify';
+import { reportError } from './output';
+import { registerRunCommand } from './run';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function buildProgram(): Command {
+  const program = new Command('promvault')
+    .description('Serverless, verifiable backup and restore of Prometheus data')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('backup')
+    .description('pull a time range from Prometheus over remote read into time shards in a store')
+    .requiredOption('--source <prometheus-url>', 'Prometheus base URL (or its /api/v1/read URL)')
+    .requiredOption('--store <dir|s3://bucket/prefix>', 'where shards are written')
+    .requiredOption('--from <time>', 'start: RFC3339, unix seconds, now or now-6h')
+    .requiredOption('--to <time>', 'end (exclusive): RFC3339, unix seconds, now or now-1h')
+    .option('--shard-length <duration>', 'time window of one shard, aligned in UTC', '1h')
+    .option('--match <selector>', 'series selector, e.g. {job="api"}; repeatable (default: every series)', collect, [])
+    .option('--source-name <name>', 'name of the source in object keys (default: host_port of --source)')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. http://127.0.0.1:4568')
+    .option('--region <region>', 'AWS region of the bucket')
+    .option('--basic-auth <user:password>', 'basic auth for the source')
+    .option('--bearer-token-file <file>', 'bearer token for the source')
+    .option('--header <name: value>', 'extra header for the source; repeatable', collect, [])
+    .option('--timeout <duration>', 'per-request timeout for the source', '2m')
+    .addOption(new Option('--concurrency <n>', 'shards pulled at once').default('4'))
+    .option('--force', 're-pull shards that are already committed')
+    .option('--json', 'print one JSON object as the last stdout line')
+    .action(backupCommand);
+
+  program
+    .command('inspect')
+    .description('list committed shards in a store')
+    .requiredOption('--store <dir|s3://bucket/prefix>', 'the store to list')
+    .option('--source-name <name>', 'only this source')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint')
+    .option('--region <region>', 'AWS region of the bucket')
+    .option('--json', 'print one JSON object as the last stdout line')
+    .action(inspectCommand);
+
+  const selection = (cmd: Command) =>
+    cmd
+      .requiredOption('--store <dir|s3://bucket/prefix>', 'the store holding the backups')
+      .requiredOption('--from <time>', 'start: RFC3339, unix seconds, now or now-6h')
+      .requiredOption('--to <time>', 'end (exclusive)')
+      .option('--match <selector>', 'only series matching this selector; repeatable (any of them)', collect, [])
+      .option('--source-name <name>', 'only this source; repeatable (default: every source in the store)', collect, [])
+      .option('--s3-endpoint <url>', 'S3-compatible endpoint')
+      .option('--region <region>', 'AWS region of the bucket')
+      .option('--json', 'print one JSON object as the last stdout line');
+
+  selection(program.command('restore'))
+    .description('replay backed-up samples into a remote-write endpoint')
+    .option('--target <remote-write-url>', 'e.g. http://prometheus:9090/api/v1/write')
+    .option('--dry-run', 'print the plan (shards, series, samples, bytes) and write nothing')
+    .option('--batch-samples <n>', 'samples per remote-write request', '5000')
+    .option('--concurrency <n>', 'requests in flight at once', '4')
+    .option('--target-basic-auth <user:password>', 'basic auth for the target')
+    .option('--target-bearer-token-file <file>', 'bearer token for the target')
+    .option('--target-header <name: value>', 'extra header, e.g. X-Scope-OrgID: tenant; repeatable', collect, [])
+    .action(restoreCommand);
+
+  selection(program.command('export'))
+    .description('write backed-up samples as OpenMetrics for promtool tsdb create-blocks-from openmetrics')
+    .option('--format <format>', 'output format', 'openmetrics')
+    .requiredOption('--out <file|->', 'output file, or - for stdout')
+    .action(exportCommand);
+
+  program
+    .command('verify')
+    .description('check every shard against its manifest and, with --against, against the source')
+    .requiredOption('--store <dir|s3://bucket/prefix>', 'the store to verify')
+    .option('--from <time>', 'only shards overlapping this range')
+    .option('--to <time>', 'only shards overlapping this range')
+    .option('--against <prometheus-url>', 'compare every sample with this source over remote read')
+    .option('--source-name <name>', 'only this source; repeatable', collect, [])
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint')
+    .option('--region <region>', 'AWS region of the bucket')
+    .option('--json', 'print one JSON object as the last stdout line')
+    .action(verifyCommand);
+
+  registerRunCommand(program);
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return 0;
+    if (code?.startsWith('commander.')) return 2;
+    return reportError(err, json);
+  }
+}

@@ -1,0 +1,59 @@
+import { InputError } from '../lambdas/core/errors';
+import { parseTime } from '../lambdas/core/time';
+import { listAllManifests } from '../lambdas/core/manifest';
+import { verifyShard, summarize, type ShardVerification } from '../lambdas/core/verify';
+import { validateSourceName } from '../lambdas/core/shard';
+import { openStore } from '../lambdas/adapters/open-store';
+import { openReader } from './source';
+import { createProgress } from './progress';
+import { formatCount, printJson } from './output';
+
+interface VerifyFlags {
+  store: string;
+  from?: string;
+  to?: string;
+  against?: string;
+  sourceName: string[];
+  s3Endpoint?: string;
+  region?: string;
+  json?: boolean;
+}
+
+export async function verifyCommand(flags: VerifyFlags): Promise<void> {
+  const nowMs = Date.now();
+  const fromMs = flags.from === undefined ? -Infinity : parseTime(flags.from, nowMs, '--from');
+  const toMs = flags.to === undefined ? Infinity : parseTime(flags.to, nowMs, '--to');
+  if (fromMs >= toMs) throw new InputError(`--from ${flags.from} is not before --to ${flags.to}`);
+  const sources = flags.sourceName.map(validateSourceName);
+  const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
+  const against = flags.against === undefined ? undefined : openReader({ source: flags.against }, 120_000);
+  await against?.probe();
+  await store.check();
+
+  const manifests = (await listAllManifests(store)).filter(
+    (m) => m.end_ms > fromMs && m.start_ms < toMs && (sources.length === 0 || sources.includes(m.source)),
+  );
+  const progress = createProgress('verify', !flags.json);
+  progress.start(manifests.length);
+  const results: ShardVerification[] = [];
+  try {
+    for (const m of manifests) {
+      results.push(await verifyShard(store, m, against));
+      progress.update(results.length, `${results.at(-1)!.verdict} ${m.object_key}`);
+    }
+  } finally {
+    progress.stop();
+  }
+  const report = summarize(results);
+  for (const r of results.filter((x) => x.verdict !== 'ok')) {
+    process.stderr.write(`${r.verdict}: ${r.key}\n${r.problems.map((p) => `  ${p}\n`).join('')}`);
+  }
+  if (flags.json) {
+    printJson({ ...report, results: report.results.filter((r) => r.verdict !== 'ok') });
+  } else {
+    process.stdout.write(
+      `verified ${report.shards} shards in ${store.location}${against ? ` against ${flags.against}` : ''}: ${report.ok} ok, ${report.corrupt} corrupt, ${report.missing} missing, ${formatCount(report.samples)} samples, ${formatCount(report.mismatches)} mismatches\n`,
+    );
+  }
+  if (report.ok !== report.shards) process.exitCode = 1;
+}

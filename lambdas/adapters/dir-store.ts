@@ -1,0 +1,281 @@
+/**
+ * ObjectStore on a local (or mounted) directory: key `a/b/c` is the file `<root>/a/b/c`.
+ *
+ * put writes to a temporary file next to the target (`.<name>.tmp-<random>`), hashing and
+ * counting the bytes as they go, fsyncs it and renames it over the target. rename(2) is atomic
+ * within a directory, so readers see the old object or the new one, never a partial one, and a
+ * put that fails (the body throws, the disk fills) removes its temporary file and leaves the
+ * old object untouched. list never reports temporary files.
+ *
+ * Errors from the body are passed on unchanged; errors from the file system become a
+ * PermanentError that names the key and the directory.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, constants as fsConstants } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { InputError, ObjectNotFoundError, PermanentError } from '../core/errors';
+import type { ObjectInfo, ObjectStore, PutResult } from '../core/ports';
+
+const TEMP_NAME = /^\..+\.tmp-[0-9a-f]{12}$/;
+
+function isErrno(err: unknown, ...codes: string[]): boolean {
+  return typeof err === 'object' && err !== null && codes.includes(String((err as NodeJS.ErrnoException).code));
+}
+
+function reason(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+/** Byte-wise (UTF-8) comparison, the order S3 lists keys in. */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export class DirectoryStore implements ObjectStore {
+  readonly location: string;
+  private readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.location = this.root;
+  }
+
+  /** The file of `key`, after checking that the key stays inside the root. */
+  private fileOf(key: string): string {
+    const bad = (why: string) =>
+      new InputError(`object key ${JSON.stringify(key)} is not usable in ${this.location}: ${why}`);
+    if (key === '') throw bad('it is empty');
+    if (key.startsWith('/') || path.isAbsolute(key)) throw bad('it is absolute');
+    if (key.includes('\\') || key.includes('\0')) throw bad('it contains a backslash or NUL');
+    for (const segment of key.split('/')) {
+      if (segment === '') throw bad('it has an empty path segment');
+      if (segment === '.' || segment === '..') throw bad(`it has a '${segment}' segment`);
+    }
+    if (TEMP_NAME.test(path.posix.basename(key))) throw bad('its name is reserved for temporary files');
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  /**
+   * Creates the temporary file, and its directory. A concurrent delete may prune the directory
+   * between mkdir and open (see delete), so ENOENT is retried.
+   */
+  private async createTemp(key: string, dir: string, temp: string): Promise<FileHandle> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dir, { recursive: true });
+      } catch (err) {
+        throw this.fsError('create the directory for', key, err);
+      }
+      try {
+        return await open(temp, 'wx', 0o644);
+      } catch (err) {
+        if (attempt < 5 && isErrno(err, 'ENOENT')) continue;
+        throw this.fsError('write', key, err);
+      }
+    }
+  }
+
+  private fsError(action: string, key: string, err: unknown): PermanentError {
+    return new PermanentError(`cannot ${action} ${key} in ${this.location}: ${reason(err)}`, { cause: err });
+  }
+
+  async put(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
+    const file = this.fileOf(key);
+    const dir = path.dirname(file);
+    const temp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
+    const handle = await this.createTemp(key, dir, temp);
+    const hash = createHash('sha256');
+    let size = 0;
+    const iterator = body[Symbol.asyncIterator]();
+    let bodyDone = false;
+    try {
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await iterator.next();
+        } catch (err) {
+          bodyDone = true;
+          throw new BodyError(err);
+        }
+        if (next.done) {
+          bodyDone = true;
+          break;
+        }
+        const chunk = next.value;
+        hash.update(chunk);
+        size += chunk.byteLength;
+        let written = 0;
+        while (written < chunk.byteLength) {
+          const { bytesWritten } = await handle.write(chunk, written, chunk.byteLength - written);
+          written += bytesWritten;
+        }
+      }
+      await handle.sync();
+      await handle.close();
+      await rename(temp, file);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      // Let the producer clean up (e.g. stop pulling) when the write side failed.
+      if (!bodyDone) await iterator.return?.().catch(() => undefined);
+      if (err instanceof BodyError) throw err.error;
+      throw this.fsError('write', key, err);
+    }
+    await syncDirectory(dir);
+    return { size, sha256: hash.digest('hex') };
+  }
+
+  get(key: string): AsyncIterable<Uint8Array> {
+    const file = this.fileOf(key);
+    const fsError = (err: unknown) => this.fsError('read', key, err);
+    const location = this.location;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+        try {
+          for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
+        } catch (err) {
+          if (isErrno(err, 'ENOENT', 'EISDIR', 'ENOTDIR')) throw new ObjectNotFoundError(key, location);
+          throw fsError(err);
+        } finally {
+          stream.destroy();
+        }
+      },
+    };
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const file = this.fileOf(key);
+    try {
+      const st = await stat(file);
+      return st.isFile() ? { key, size: st.size } : undefined;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw this.fsError('stat', key, err);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    if (prefix.startsWith('/') || prefix.split('/').some((s) => s === '.' || s === '..') || prefix.includes('\\')) {
+      throw new InputError(`list prefix ${JSON.stringify(prefix)} is not usable in ${this.location}`);
+    }
+    // Start at the deepest directory the prefix names in full; filter the rest by name.
+    const dirPart = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    yield* this.walk(dirPart, prefix);
+  }
+
+  /**
+   * Keys under `dirKey` (a key prefix ending in '/', or '') that start with `prefix`, in byte
+   * order. Sorting a directory's entries with '/' appended to subdirectory names makes a
+   * depth-first walk produce exactly the lexicographic order of the full keys.
+   */
+  private async *walk(dirKey: string, prefix: string): AsyncGenerator<ObjectInfo> {
+    const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.slice(0, -1).split('/'));
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
+      throw this.fsError('list', dirKey || '/', err);
+    }
+    const items = entries
+      .filter((e) => (e.isDirectory() || e.isFile()) && !TEMP_NAME.test(e.name))
+      .map((e) => ({ key: dirKey + e.name + (e.isDirectory() ? '/' : ''), isDir: e.isDirectory() }))
+      .filter((e) => e.key.startsWith(prefix) || (e.isDir && prefix.startsWith(e.key)))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    for (const item of items) {
+      if (item.isDir) {
+        yield* this.walk(item.key, prefix);
+        continue;
+      }
+      let size: number;
+      try {
+        size = (await stat(path.join(this.root, ...item.key.split('/')))).size;
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue; // deleted while listing
+        throw this.fsError('stat', item.key, err);
+      }
+      yield { key: item.key, size };
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.fileOf(key);
+    try {
+      await rm(file, { force: true });
+    } catch (err) {
+      throw this.fsError('delete', key, err);
+    }
+    // Prune directories left empty, as S3 has no directories. rmdir refuses non-empty ones.
+    for (
+      let dir = path.dirname(file);
+      dir !== this.root && dir.startsWith(this.root + path.sep);
+      dir = path.dirname(dir)
+    ) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+    } catch (err) {
+      throw new PermanentError(
+        `cannot create the store directory ${this.location}: ${reason(err)}; create it or fix --store`,
+        { cause: err },
+      );
+    }
+    let st;
+    try {
+      st = await stat(this.root);
+    } catch (err) {
+      throw new PermanentError(`cannot use the store directory ${this.location}: ${reason(err)}`, { cause: err });
+    }
+    if (!st.isDirectory()) throw new PermanentError(`store ${this.location} is not a directory: fix --store`);
+    try {
+      await access(this.root, fsConstants.W_OK | fsConstants.X_OK);
+    } catch (err) {
+      throw new PermanentError(
+        `store directory ${this.location} is not writable by this user: fix its permissions or choose another --store`,
+        { cause: err },
+      );
+    }
+    // access() can say yes on read-only mounts: prove it with a real write.
+    const probe = path.join(this.root, `.promvault-check.tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      const h = await open(probe, 'wx');
+      await h.close();
+      await unlink(probe);
+    } catch (err) {
+      await unlink(probe).catch(() => undefined);
+      throw new PermanentError(`cannot write in the store directory ${this.location}: ${reason(err)}`, { cause: err });
+    }
+  }
+}
+
+/** Carries an error thrown by a put's body, which is passed on unchanged. */
+class BodyError {
+  constructor(readonly error: unknown) {}
+}
+
+/** Makes a rename durable. Not every platform can fsync a directory; that is not an error. */
+async function syncDirectory(dir: string): Promise<void> {
+  let h: FileHandle | undefined;
+  try {
+    h = await open(dir, 'r');
+    await h.sync();
+  } catch {
+    // best effort
+  } finally {
+    await h?.close().catch(() => undefined);
+  }
+}

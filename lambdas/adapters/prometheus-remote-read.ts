@@ -1,0 +1,358 @@
+/**
+ * Prometheus remote read over HTTP (/api/v1/read): one Query per window, preferring the
+ * streamed XOR-chunk response (parsed frame by frame as the body arrives) and falling back to
+ * the SAMPLES response for servers that only offer that.
+ *
+ * Errors: network failures, timeouts, 5xx, 429 and damaged streams are SourceUnavailableError
+ * (worth retrying); other 4xx and undecodable answers are SourceRejectedError. Every message
+ * names the endpoint and the window and quotes the server. Credentials never appear in messages.
+ */
+import { SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import type { PrometheusReader, ReadOptions } from '../core/ports';
+import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../core/types';
+import { formatIso } from '../core/time';
+import { PRODUCT_USER_AGENT } from '../core/version';
+import { CorruptFrameError, DecodeError } from '../core/prom/decode-error';
+import { DEFAULT_MAX_FRAME_BYTES } from '../core/prom/frames';
+import { newReadStats, piecesFromStream, trimPiece, type ReadStats } from '../core/prom/chunks-to-pieces';
+import {
+  CONTENT_TYPE_PROTOBUF,
+  decodeReadResponse,
+  encodeReadRequest,
+  RESPONSE_SAMPLES,
+  RESPONSE_STREAMED_XOR_CHUNKS,
+} from '../core/prom/prompb';
+import { snappyCompress, snappyUncompress } from '../core/prom/snappy';
+
+export type RemoteReadMode = 'auto' | 'samples';
+
+export interface RemoteReadOptions {
+  /** The remote-read URL, e.g. http://prometheus:9090/api/v1/read. user:pass@ in it is used as basic auth. */
+  readonly url: string;
+  readonly basicAuth?: { readonly username: string; readonly password: string };
+  readonly bearerToken?: string;
+  /** Extra headers, e.g. X-Scope-OrgID. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Limit for the response headers to arrive and for every wait on the body. Default 60 s. */
+  readonly timeoutMs?: number;
+  readonly fetchImpl?: typeof fetch;
+  /** 'auto' asks for streamed chunks and accepts samples; 'samples' asks for samples only. */
+  readonly mode?: RemoteReadMode;
+  /** Largest streamed frame accepted. Default 64 MiB. */
+  readonly maxFrameBytes?: number;
+  /** Largest SAMPLES response accepted, uncompressed. Default 1 GiB. */
+  readonly maxResponseBytes?: number;
+  /** Called per native-histogram chunk; without it, a histogram chunk fails the read. */
+  readonly onUnsupportedChunk?: (labels: Labels, encoding: number) => void;
+  /** Called when a read ends successfully. */
+  readonly onReadDone?: (info: { window: TimeWindow; responseType: 'streamed' | 'samples'; stats: ReadStats }) => void;
+}
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+const STREAMED_PREFIX = 'application/x-streamed-protobuf';
+/** Remote read with no matchers selects nothing in Prometheus; this selects every series. */
+const ALL_SERIES: readonly LabelMatcher[] = [{ type: '=~', name: '__name__', value: '.+' }];
+
+/** Redacts userinfo and the query from a URL for messages. */
+function describeUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
+}
+
+function describeWindow(w: TimeWindow): string {
+  return `[${formatIso(w.startMs)}, ${formatIso(w.endMs)})`;
+}
+
+function quoteBody(text: string): string {
+  const t = text.trim();
+  if (t === '') return '(empty body)';
+  return JSON.stringify(t.length > 300 ? t.slice(0, 300) + '…' : t);
+}
+
+/** Why a fetch failed, without the URL (which may carry credentials in some runtimes' messages). */
+function networkReason(err: unknown): string {
+  const e = err as { message?: string; code?: string; cause?: { code?: string; message?: string } };
+  const code = e?.cause?.code ?? e?.code;
+  const msg = e?.cause?.message ?? e?.message ?? String(err);
+  return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+}
+
+class Deadline {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  expired = false;
+
+  constructor(
+    private readonly controller: AbortController,
+    private readonly ms: number,
+  ) {}
+
+  arm(): void {
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(new Error(`no response for ${this.ms} ms`));
+    }, this.ms);
+  }
+
+  disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+function hintFor(status: number, body: string): string {
+  if (/sample limit/i.test(body)) {
+    return ' The window holds more samples than the server returns at once: use shorter shards (--shard-length) or raise --storage.remote.read-sample-limit on Prometheus.';
+  }
+  if (status === 401 || status === 403) return ' Check the credentials (--basic-auth, --bearer-token-file, --header).';
+  if (status === 404 || status === 405) {
+    return ' The URL does not serve remote read: --source must point at Prometheus (the path /api/v1/read is added), e.g. http://prometheus:9090.';
+  }
+  return '';
+}
+
+export class HttpRemoteReader implements PrometheusReader {
+  readonly endpoint: string;
+  private readonly url: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly options: RemoteReadOptions) {
+    const url = new URL(options.url);
+    let basicAuth = options.basicAuth;
+    if (url.username || url.password) {
+      basicAuth ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+      url.username = '';
+      url.password = '';
+    }
+    this.url = url.toString();
+    this.endpoint = describeUrl(url);
+    this.fetchImpl = options.fetchImpl ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const headers: Record<string, string> = {
+      'Content-Encoding': 'snappy',
+      'Content-Type': CONTENT_TYPE_PROTOBUF,
+      'X-Prometheus-Remote-Read-Version': '0.1.0',
+      'User-Agent': PRODUCT_USER_AGENT,
+      ...options.headers,
+    };
+    if (basicAuth) {
+      headers['Authorization'] =
+        'Basic ' + Buffer.from(`${basicAuth.username}:${basicAuth.password}`, 'utf8').toString('base64');
+    } else if (options.bearerToken) {
+      headers['Authorization'] = `Bearer ${options.bearerToken}`;
+    }
+    this.headers = headers;
+  }
+
+  /** Every sample of the window of every matching series; streamed when the server can. */
+  read(window: TimeWindow, matchers: readonly LabelMatcher[], options?: ReadOptions): AsyncIterable<SeriesPiece> {
+    const accepted =
+      this.options.mode === 'samples' ? [RESPONSE_SAMPLES] : [RESPONSE_STREAMED_XOR_CHUNKS, RESPONSE_SAMPLES];
+    return this.readWith(window, matchers, accepted, options?.signal);
+  }
+
+  /** Like read(), but asks for the SAMPLES response only (the non-streamed protocol). */
+  readSamplesMode(
+    window: TimeWindow,
+    matchers: readonly LabelMatcher[],
+    options?: ReadOptions,
+  ): AsyncIterable<SeriesPiece> {
+    return this.readWith(window, matchers, [RESPONSE_SAMPLES], options?.signal);
+  }
+
+  /**
+   * Checks that the endpoint answers remote read (a read of an empty 1 ms window), failing with
+   * a message that says what to check.
+   */
+  async probe(): Promise<void> {
+    const window = { startMs: 0, endMs: 1 };
+    const matchers: LabelMatcher[] = [{ type: '=', name: '__name__', value: 'promvault_probe' }];
+    try {
+      for await (const _ of this.readWith(window, matchers, [RESPONSE_SAMPLES], undefined)) {
+        // An empty window: nothing to look at.
+      }
+    } catch (err) {
+      // The reason without the "remote read from <endpoint> for <window> failed:" prefix.
+      const reason = (err as Error).message.replace(/^remote read from \S+ for \[[^\]]*\) (failed: )?/, '');
+      if (err instanceof SourceRejectedError) {
+        throw new SourceRejectedError(
+          `Prometheus at ${this.endpoint} refused a remote read: ${reason}. Check --source and its auth flags.`,
+          { cause: err },
+        );
+      }
+      throw new SourceUnavailableError(
+        `cannot reach Prometheus at ${this.endpoint}: ${reason}. Check --source (the Prometheus base URL, e.g. http://prometheus:9090) and that it is reachable from here.`,
+        { cause: err },
+      );
+    }
+  }
+
+  private async *readWith(
+    window: TimeWindow,
+    matchers: readonly LabelMatcher[],
+    accepted: number[],
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<SeriesPiece, void, undefined> {
+    if (!(window.endMs > window.startMs)) return;
+    const what = `remote read from ${this.endpoint} for ${describeWindow(window)}`;
+    const request = snappyCompress(
+      encodeReadRequest(
+        [
+          {
+            startTimestampMs: window.startMs,
+            // Prometheus reads [start, end] inclusive; the window is half-open.
+            endTimestampMs: window.endMs - 1,
+            matchers: matchers.length > 0 ? matchers : ALL_SERIES,
+          },
+        ],
+        accepted,
+      ),
+    );
+    signal?.throwIfAborted();
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = new Deadline(controller, this.timeoutMs);
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let finished = false;
+
+    const failure = (err: unknown): unknown => {
+      if (signal?.aborted) return signal.reason;
+      if (err instanceof SourceRejectedError || err instanceof SourceUnavailableError) return err;
+      if (deadline.expired) {
+        return new SourceUnavailableError(`${what} timed out: no data for ${this.timeoutMs} ms`, { cause: err });
+      }
+      if (err instanceof CorruptFrameError) {
+        return new SourceUnavailableError(`${what} failed: ${err.message}`, { cause: err });
+      }
+      if (err instanceof DecodeError) {
+        return new SourceRejectedError(`${what} failed: the answer does not decode: ${err.message}`, { cause: err });
+      }
+      return new SourceUnavailableError(`${what} failed: ${networkReason(err)}`, { cause: err });
+    };
+
+    try {
+      let response: Response;
+      deadline.arm();
+      try {
+        response = await this.fetchImpl(this.url, {
+          method: 'POST',
+          headers: this.headers,
+          body: request,
+          signal: controller.signal,
+        });
+      } finally {
+        deadline.disarm();
+      }
+      if (response.body) reader = response.body.getReader();
+      const chunks = this.bodyChunks(reader, deadline);
+
+      if (!response.ok) {
+        const text = await this.readErrorBody(chunks);
+        const message = `${what} failed: HTTP ${response.status}${response.statusText ? ' ' + response.statusText : ''}: ${quoteBody(text)}`;
+        if (response.status >= 500 || response.status === 429 || response.status === 408) {
+          throw new SourceUnavailableError(message);
+        }
+        throw new SourceRejectedError(message + hintFor(response.status, text));
+      }
+
+      const contentType = response.headers.get('content-type') ?? '';
+      const stats = newReadStats();
+      const pieceOptions = { onUnsupportedChunk: this.options.onUnsupportedChunk };
+      if (contentType.startsWith(STREAMED_PREFIX)) {
+        if (!/proto=prometheus\.ChunkedReadResponse/.test(contentType) && contentType.includes('proto=')) {
+          throw new SourceRejectedError(`${what} failed: unexpected streamed message type in ${contentType}`);
+        }
+        const maxFrame = this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+        for await (const piece of piecesFromStream(chunks, window, maxFrame, pieceOptions, stats)) {
+          yield piece;
+        }
+        this.options.onReadDone?.({ window, responseType: 'streamed', stats });
+      } else {
+        if (!contentType.startsWith(CONTENT_TYPE_PROTOBUF) && contentType !== '') {
+          const text = await this.readErrorBody(chunks);
+          throw new SourceRejectedError(
+            `${what} failed: the answer is ${contentType}, not remote-read protobuf: ${quoteBody(text)}. Check that --source points at Prometheus.`,
+          );
+        }
+        const maxBytes = this.options.maxResponseBytes ?? 1 << 30;
+        const compressed = await this.readAll(chunks, maxBytes);
+        stats.frameBytes = compressed.length;
+        const results = decodeReadResponse(snappyUncompress(compressed, maxBytes));
+        if (results.length > 1) throw new DecodeError(`${results.length} query results for 1 query`);
+        const result = results[0];
+        if (result) {
+          if (result.skippedHistograms > 0 && !this.options.onUnsupportedChunk) {
+            throw new DecodeError(
+              `the answer holds ${result.skippedHistograms} native histogram samples; promvault backs up float samples only`,
+            );
+          }
+          for (const series of result.series) {
+            const piece = trimPiece(series, window);
+            if (!piece) continue;
+            stats.samples += piece.timestamps.length;
+            yield piece;
+          }
+        }
+        this.options.onReadDone?.({ window, responseType: 'samples', stats });
+      }
+      finished = true;
+    } catch (err) {
+      throw failure(err);
+    } finally {
+      deadline.disarm();
+      signal?.removeEventListener('abort', onAbort);
+      if (!finished) {
+        // Stopped early (error or the consumer broke off): drop the connection.
+        reader?.cancel().catch(() => undefined);
+        controller.abort();
+      }
+    }
+  }
+
+  /** The body chunks, with the deadline armed only while waiting for the server. */
+  private async *bodyChunks(
+    reader: ReadableStreamDefaultReader<Uint8Array> | undefined,
+    deadline: Deadline,
+  ): AsyncGenerator<Uint8Array, void, undefined> {
+    if (!reader) return;
+    for (;;) {
+      deadline.arm();
+      let result: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        result = await reader.read();
+      } finally {
+        deadline.disarm();
+      }
+      if (result.done) return;
+      if (result.value.length > 0) yield result.value;
+    }
+  }
+
+  private async readErrorBody(chunks: AsyncIterable<Uint8Array>): Promise<string> {
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for await (const c of chunks) {
+        parts.push(c);
+        size += c.length;
+        if (size > 4096) break;
+      }
+    } catch {
+      // The status says enough.
+    }
+    return Buffer.concat(parts).toString('utf8');
+  }
+
+  private async readAll(chunks: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for await (const c of chunks) {
+      size += c.length;
+      if (size > maxBytes) throw new DecodeError(`the answer is larger than ${maxBytes} bytes`);
+      parts.push(c);
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+}

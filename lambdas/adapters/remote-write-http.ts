@@ -1,0 +1,118 @@
+/**
+ * Prometheus remote write 1.0 over HTTP: snappy-compressed protobuf WriteRequest, retried with
+ * backoff on 5xx, 429, timeouts and resets; permanent rejections end at once with the fix.
+ */
+import { encodeWriteRequest } from '../core/prom/prompb';
+import { snappyCompress } from '../core/prom/snappy';
+import { TargetRejectedError, TargetUnavailableError } from '../core/errors';
+import type { RemoteWriter, WriteBatch } from '../core/ports';
+import { formatLabels } from '../core/labels';
+import { PRODUCT_USER_AGENT } from '../core/version';
+import {
+  backoffMs,
+  DEFAULT_RETRY,
+  describeNetworkError,
+  isNetworkError,
+  retryAfterMs,
+  sleep,
+  type RetryPolicy,
+} from './http-retry';
+
+export interface RemoteWriteOptions {
+  readonly url: string;
+  readonly basicAuth?: { readonly username: string; readonly password: string };
+  readonly bearerToken?: string;
+  /** Extra headers, e.g. X-Scope-OrgID for Mimir/Cortex tenants. */
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+  readonly retry?: RetryPolicy;
+  readonly fetchImpl?: typeof fetch;
+  /** Seam for request signing (SigV4 for Amazon Managed Prometheus): returns extra headers. */
+  readonly sign?: (body: Uint8Array, headers: Record<string, string>) => Promise<Record<string, string>>;
+}
+
+/** What a rejection means and what the user must change. */
+export function explainRejection(status: number, body: string): string {
+  if (/too old sample/i.test(body)) {
+    return "the target's out-of-order window does not reach back this far: set storage.tsdb.out_of_order_time_window in its config (e.g. '30d', at least the age of the oldest restored sample) and reload it";
+  }
+  if (/out of bounds|out of order sample/i.test(body)) {
+    return 'the target only accepts samples newer than its head block: enable storage.tsdb.out_of_order_time_window (e.g. 30d) in its config, or restore into an empty Prometheus, or export OpenMetrics and backfill with promtool';
+  }
+  if (/remote write receiver/i.test(body) || status === 404) {
+    return 'the URL does not accept remote write: check --target (Prometheus needs --web.enable-remote-write-receiver and the path /api/v1/write)';
+  }
+  if (status === 401 || status === 403) return 'the target refused the credentials: check the auth flags';
+  if (status === 413) return 'the request is too large for the target: lower --batch-samples';
+  return 'the target rejects this data; see its message above';
+}
+
+export class HttpRemoteWriter implements RemoteWriter {
+  readonly endpoint: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly retry: RetryPolicy;
+  private readonly baseHeaders: Record<string, string>;
+
+  constructor(private readonly options: RemoteWriteOptions) {
+    this.endpoint = options.url;
+    this.fetchImpl = options.fetchImpl ?? fetch;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.baseHeaders = {
+      'Content-Encoding': 'snappy',
+      'Content-Type': 'application/x-protobuf',
+      'X-Prometheus-Remote-Write-Version': '0.1.0',
+      'User-Agent': PRODUCT_USER_AGENT,
+      ...(options.headers ?? {}),
+    };
+    if (options.basicAuth) {
+      const token = Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64');
+      this.baseHeaders.Authorization = `Basic ${token}`;
+    } else if (options.bearerToken) {
+      this.baseHeaders.Authorization = `Bearer ${options.bearerToken}`;
+    }
+  }
+
+  async write(batch: WriteBatch, signal?: AbortSignal): Promise<void> {
+    const body = snappyCompress(encodeWriteRequest(batch.series));
+    const headers = this.options.sign
+      ? { ...this.baseHeaders, ...(await this.options.sign(body, this.baseHeaders)) }
+      : this.baseHeaders;
+    const first = batch.series[0] ? formatLabels(batch.series[0].labels) : '(none)';
+    let lastProblem = '';
+    for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
+      let waitMs: number | undefined;
+      try {
+        const res = await this.fetchImpl(this.endpoint, {
+          method: 'POST',
+          headers,
+          body,
+          signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 30_000), ...(signal ? [signal] : [])]),
+        });
+        if (res.ok) {
+          await res.arrayBuffer().catch(() => undefined);
+          return;
+        }
+        const text = (await res.text().catch(() => '')).trim().slice(0, 500);
+        const permanentTooOld = /too old sample/i.test(text);
+        if (permanentTooOld || (res.status < 500 && res.status !== 429)) {
+          throw new TargetRejectedError(
+            `remote write to ${this.endpoint} was rejected with HTTP ${res.status}: ${text || res.statusText} (first series in the request: ${first}, ${batch.samples} samples). Fix: ${explainRejection(res.status, text)}`,
+          );
+        }
+        lastProblem = `HTTP ${res.status}: ${text || res.statusText}`;
+        waitMs = retryAfterMs(res.headers.get('retry-after'), Date.now());
+      } catch (err) {
+        if (err instanceof TargetRejectedError) throw err;
+        if (signal?.aborted) throw err;
+        if (!isNetworkError(err)) throw err;
+        lastProblem = describeNetworkError(err);
+      }
+      if (attempt + 1 < this.retry.attempts) {
+        await sleep(Math.min(this.retry.maxDelayMs, waitMs ?? backoffMs(this.retry, attempt)), signal);
+      }
+    }
+    throw new TargetUnavailableError(
+      `remote write to ${this.endpoint} failed ${this.retry.attempts} times, last: ${lastProblem} (first series in the request: ${first}). Check that the target is up and accepts remote write`,
+    );
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * HTTP credentials from Secrets Manager, fetched once per secret and kept for the container's
+ * lifetime. Secret values never reach a log line or an error message: errors name the secret,
+ * never its content (JSON.parse's own message quotes the text, so it is not passed on).
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { InputError, PermanentError, TransientError } from '../core/errors';
+
+/** What a source or a target needs to authenticate; at most one of basicAuth and bearerToken. */
+export interface HttpCredentials {
+  readonly basicAuth?: { readonly username: string; readonly password: string };
+  readonly bearerToken?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface SecretsProvider {
+  /** The credentials stored in the secret called `name`. */
+  credentials(name: string): Promise<HttpCredentials>;
+}
+
+const SHAPES = '{"username","password"}, {"bearerToken"} or {"headers":{"Name":"value"}}';
+
+/** Validates a secret's text as credentials; `name` is for messages only. */
+export function parseCredentials(text: string, name: string): HttpCredentials {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new InputError(`secret ${name} is not JSON: store ${SHAPES}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new InputError(`secret ${name} is not a JSON object: store ${SHAPES}`);
+  const o = doc as Record<string, unknown>;
+  const out: { basicAuth?: HttpCredentials['basicAuth']; bearerToken?: string; headers?: Record<string, string> } = {};
+  if (o.username !== undefined || o.password !== undefined) {
+    if (typeof o.username !== 'string' || typeof o.password !== 'string' || o.username === '') {
+      throw new InputError(`secret ${name} needs both "username" and "password" as strings`);
+    }
+    out.basicAuth = { username: o.username, password: o.password };
+  }
+  if (o.bearerToken !== undefined) {
+    if (typeof o.bearerToken !== 'string' || o.bearerToken === '')
+      throw new InputError(`secret ${name} has a "bearerToken" that is not a non-empty string`);
+    if (out.basicAuth)
+      throw new InputError(`secret ${name} has both "username"/"password" and "bearerToken": keep one`);
+    out.bearerToken = o.bearerToken;
+  }
+  if (o.headers !== undefined) {
+    const h = o.headers;
+    if (
+      typeof h !== 'object' ||
+      h === null ||
+      Array.isArray(h) ||
+      Object.values(h).some((v) => typeof v !== 'string')
+    ) {
+      throw new InputError(`secret ${name} has "headers" that is not an object of strings`);
+    }
+    out.headers = h as Record<string, string>;
+  }
+  if (!out.basicAuth && !out.bearerToken && !out.headers)
+    throw new InputError(`secret ${name} holds no credentials: store ${SHAPES}`);
+  return out;
+}
+
+export interface SecretsManagerCredentialsOptions {
+  readonly client?: SecretsManagerClient;
+}
+
+export class SecretsManagerCredentials implements SecretsProvider {
+  private readonly client: SecretsManagerClient;
+  private readonly cache = new Map<string, Promise<HttpCredentials>>();
+
+  constructor(options: SecretsManagerCredentialsOptions = {}) {
+    this.client = options.client ?? new SecretsManagerClient({});
+  }
+
+  credentials(name: string): Promise<HttpCredentials> {
+    let pending = this.cache.get(name);
+    if (pending === undefined) {
+      pending = this.fetch(name);
+      // A failed fetch is not cached: the next invocation tries again.
+      pending.catch(() => this.cache.delete(name));
+      this.cache.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async fetch(name: string): Promise<HttpCredentials> {
+    let text: string | undefined;
+    try {
+      const out = await this.client.send(new GetSecretValueCommand({ SecretId: name }));
+      text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      const what = `cannot read secret ${name} from Secrets Manager (${e.name ?? 'Error'})`;
+      if (e.name === 'ResourceNotFoundException')
+        throw new PermanentError(`${what}: it does not exist; create it or fix the secret name in the config`);
+      if (e.name === 'AccessDeniedException' || status === 403) {
+        throw new PermanentError(
+          `${what}: access denied; grant secretsmanager:GetSecretValue on it (and kms:Decrypt on its key)`,
+        );
+      }
+      if (status === undefined || status >= 500 || status === 429 || e.name === 'ThrottlingException') {
+        throw new TransientError(`${what}; retrying later may help`);
+      }
+      throw new PermanentError(what);
+    }
+    if (text === undefined) throw new InputError(`secret ${name} has no value`);
+    return parseCredentials(text, name);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * A whole backup run in-process (the CLI's `backup`): plan → shards with bounded concurrency →
+ * commit. Step Functions runs the same three steps as separate Lambdas.
+ */
+import type { ObjectStore, PrometheusReader } from '../ports';
+import type { ShardRef } from '../shard';
+import { objectKey } from '../shard';
+import { mapPool } from '../pool';
+import { planShards } from './plan';
+import { backupShard, type BackupShardResult } from './shard';
+import { commitCheckpoint } from './commit';
+
+export interface BackupRunInput {
+  readonly source: string;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly shardLengthMs: number;
+  readonly selectors: readonly string[];
+  readonly force?: boolean;
+  /** Prometheus serves at most 10 concurrent remote reads by default; stay well below. */
+  readonly concurrency?: number;
+}
+
+export interface ShardFailure {
+  readonly key: string;
+  readonly error: string;
+}
+
+export interface BackupRunReport {
+  readonly shards: number;
+  readonly committed: number;
+  readonly skipped: number;
+  readonly failed: readonly ShardFailure[];
+  readonly series: number;
+  readonly samples: number;
+  readonly raw_bytes: number;
+  readonly stored_bytes: number;
+  readonly seconds: number;
+  readonly checkpoint_ms: number | null;
+}
+
+export interface BackupRunDeps {
+  readonly reader: PrometheusReader;
+  readonly store: ObjectStore;
+  readonly nowMs: () => number;
+  readonly onShardDone?: (result: BackupShardResult | ShardFailure, done: number, total: number) => void;
+}
+
+export function planBackup(input: BackupRunInput): ShardRef[] {
+  const selectors = input.selectors.length > 0 ? input.selectors : [''];
+  return selectors.flatMap((selector) =>
+    planShards({
+      source: input.source,
+      fromMs: input.fromMs,
+      toMs: input.toMs,
+      shardLengthMs: input.shardLengthMs,
+      selector,
+    }),
+  );
+}
+
+export async function runBackup(deps: BackupRunDeps, input: BackupRunInput): Promise<BackupRunReport> {
+  const started = deps.nowMs();
+  const refs = planBackup(input);
+  let done = 0;
+  const outcomes = await mapPool(refs, input.concurrency ?? 4, async (ref) => {
+    let outcome: BackupShardResult | ShardFailure;
+    try {
+      outcome = await backupShard(deps, ref, { force: input.force });
+    } catch (err) {
+      outcome = { key: objectKey(ref), error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+    }
+    deps.onShardDone?.(outcome, ++done, refs.length);
+    return outcome;
+  });
+
+  const results = outcomes.filter((o): o is BackupShardResult => 'status' in o);
+  const failed = outcomes.filter((o): o is ShardFailure => 'error' in o);
+  const checkpoint =
+    input.selectors.length === 0
+      ? await commitCheckpoint(deps.store, {
+          source: input.source,
+          planned: refs.map((r) => r.window),
+          committed: results.filter((r) => r.manifest.complete).map((r) => r.ref.window),
+          nowMs: deps.nowMs(),
+        })
+      : undefined;
+  const sum = (f: (r: BackupShardResult) => number) => results.reduce((acc, r) => acc + f(r), 0);
+  return {
+    shards: refs.length,
+    committed: results.filter((r) => r.status === 'committed').length,
+    skipped: results.filter((r) => r.status === 'skipped').length,
+    failed,
+    series: sum((r) => r.manifest.series),
+    samples: sum((r) => r.manifest.samples),
+    raw_bytes: sum((r) => r.manifest.raw_bytes),
+    stored_bytes: sum((r) => r.manifest.stored_bytes),
+    seconds: (deps.nowMs() - started) / 1000,
+    checkpoint_ms: checkpoint?.end_ms ?? null,
+  };
+}

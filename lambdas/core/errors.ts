@@ -1,0 +1,38 @@
+/**
+ * Error classes of the core. Their names are what Step Functions Retry/Catch match on:
+ * TransientError subclasses are worth retrying, PermanentError subclasses are not.
+ */
+
+export class PromvaultError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Retrying the same call later may succeed (5xx, 429, timeouts, resets). */
+export class TransientError extends PromvaultError {}
+
+/** Retrying will not help until someone changes something; the message says what. */
+export class PermanentError extends PromvaultError {}
+
+/** Bad user input: a flag, a selector, a time, a config value. Raised before any work starts. */
+export class InputError extends PermanentError {}
+
+export class ObjectNotFoundError extends PermanentError {
+  constructor(
+    readonly key: string,
+    location: string,
+  ) {
+    super(`object ${key} not found in ${location}`);
+  }
+}
+
+/** Stored bytes do not match their manifest, or do not decode. */
+export class CorruptShardError extends PermanentError {}
+
+export class SourceUnavailableError extends TransientError {}
+export class SourceRejectedError extends PermanentError {}
+
+export class TargetUnavailableError extends TransientError {}
+export class TargetRejectedError extends PermanentError {}

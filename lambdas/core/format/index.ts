@@ -1,0 +1,20 @@
+/**
+ * The shard object format (version 1): a streaming, lossless, columnar encoding of Prometheus
+ * series, compressed with brotli. docs/FORMAT.md specifies the bytes.
+ */
+export {
+  encodeShard,
+  ShardEncoder,
+  DEFAULT_BLOCK_SAMPLES,
+  DEFAULT_BROTLI_QUALITY,
+  DEFAULT_WINDOW_BITS,
+} from './encoder';
+export type { EncodeOptions, EncodedShard, ShardStats } from './encoder';
+export { decodeShard } from './decoder';
+export { InvalidSeriesError, DEFAULT_ENCODER_TUNING, LIMITS } from './block';
+export type { EncoderTuning, KindCounts } from './block';
+export { SHARD_FORMAT_VERSION, CODEC_IDS, MAGIC, HEADER_BYTES } from './header';
+export type { CodecName } from './header';
+
+/** The manifest's `codec` for shards written with the default options. */
+export const SHARD_CODEC = 'brotli';

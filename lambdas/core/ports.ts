@@ -1,0 +1,63 @@
+/**
+ * The only ways the core touches the world. Adapters in lambdas/adapters implement them.
+ */
+import type { LabelMatcher, SeriesPiece, TimeWindow } from './types';
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface PutResult {
+  readonly size: number;
+  /** Hex SHA-256 of the bytes stored. */
+  readonly sha256: string;
+}
+
+/** Keys are '/'-separated, relative to the store's root (directory or s3://bucket/prefix). */
+export interface ObjectStore {
+  /** A description for messages, e.g. "s3://bucket/prefix" or "/var/backups". */
+  readonly location: string;
+  /**
+   * Streams `body` to `key`. The object becomes visible only once complete: a failed put
+   * leaves nothing readable at `key` and does not touch an object already there.
+   */
+  put(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult>;
+  /** Streams the object; rejects with ObjectNotFoundError when absent. */
+  get(key: string): AsyncIterable<Uint8Array>;
+  /** Size of the object, or undefined when absent. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Every key under `prefix`, in lexicographic order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  delete(key: string): Promise<void>;
+  /** Fails with a message that says what to fix when the store cannot be used (missing bucket, no permission). */
+  check(): Promise<void>;
+}
+
+export interface ReadOptions {
+  /** Abort the read, e.g. when the caller stops consuming. */
+  readonly signal?: AbortSignal;
+}
+
+/** Pulls raw samples of one window from a Prometheus-compatible source. */
+export interface PrometheusReader {
+  /** A description for messages, e.g. the remote-read URL. */
+  readonly endpoint: string;
+  /**
+   * Every sample with startMs <= t < endMs of every series matching all matchers. Pieces of
+   * one series arrive consecutively, in time order; series arrive in the source's order.
+   */
+  read(window: TimeWindow, matchers: readonly LabelMatcher[], options?: ReadOptions): AsyncIterable<SeriesPiece>;
+}
+
+export interface WriteBatch {
+  readonly series: readonly SeriesPiece[];
+  readonly samples: number;
+}
+
+/** Sends samples to a remote-write endpoint. */
+export interface RemoteWriter {
+  readonly endpoint: string;
+  /** Resolves once the target accepted the batch; rejects with TargetRejectedError or TargetUnavailableError. */
+  write(batch: WriteBatch, signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,88 @@
+/**
+ * report: the outcome of a restore run, aggregated from one record per shard (written by each
+ * shard worker) against the plan. A planned shard without a record never finished: it counts
+ * as failed, so a worker that died without a word cannot make the run look complete. Pure.
+ */
+
+/** What one shard worker records about its shard; the last record of a shard wins. */
+export type RestoreShardRecord =
+  | {
+      readonly status: 'restored';
+      readonly manifest_key: string;
+      readonly object_key: string;
+      readonly series: number;
+      readonly samples: number;
+      readonly requests: number;
+      readonly seconds: number;
+      readonly finished_at: string;
+    }
+  | {
+      readonly status: 'failed';
+      readonly manifest_key: string;
+      readonly error_name: string;
+      readonly error: string;
+      readonly finished_at: string;
+    };
+
+export interface RestoreRunReport {
+  readonly run_id: string;
+  readonly shards: number;
+  readonly restored: number;
+  readonly failed_shards: number;
+  readonly series: number;
+  readonly samples: number;
+  readonly requests: number;
+  readonly failures: readonly { readonly manifest_key: string; readonly error_name: string; readonly error: string }[];
+  readonly created_at: string;
+}
+
+export function isRestoreShardRecord(v: unknown): v is RestoreShardRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  if (typeof r.manifest_key !== 'string') return false;
+  if (r.status === 'restored') return typeof r.samples === 'number' && typeof r.series === 'number';
+  return r.status === 'failed' && typeof r.error === 'string';
+}
+
+export function aggregateRestore(
+  runId: string,
+  plannedManifestKeys: readonly string[],
+  records: readonly RestoreShardRecord[],
+  nowMs: number,
+): RestoreRunReport {
+  const byKey = new Map(records.map((r) => [r.manifest_key, r]));
+  let restored = 0;
+  let series = 0;
+  let samples = 0;
+  let requests = 0;
+  const failures: { manifest_key: string; error_name: string; error: string }[] = [];
+  for (const key of new Set(plannedManifestKeys)) {
+    const r = byKey.get(key);
+    if (r === undefined) {
+      failures.push({
+        manifest_key: key,
+        error_name: 'NoResult',
+        error: 'the shard worker left no result: it did not run or did not finish',
+      });
+    } else if (r.status === 'failed') {
+      failures.push({ manifest_key: key, error_name: r.error_name, error: r.error });
+    } else {
+      restored++;
+      series += r.series;
+      samples += r.samples;
+      requests += r.requests;
+    }
+  }
+  const shards = restored + failures.length;
+  return {
+    run_id: runId,
+    shards,
+    restored,
+    failed_shards: failures.length,
+    series,
+    samples,
+    requests,
+    failures,
+    created_at: new Date(nowMs).toISOString(),
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * What a shard is and where it lives. Keys are pure functions of source, window, matchers
+ * and format version, so a re-run finds (or replaces) exactly the same object.
+ *
+ * Layout under the store root:
+ *   shards/<source>/<YYYY>/<MM>/<DD>/<startISO>_<lengthMs>_<selectorHash>.v<version>.pvs   the object
+ *   manifests/<source>/<YYYY>/<MM>/<DD>/<same name>.json                                   its manifest (commit marker)
+ *   checkpoints/<source>.json                                                              newest contiguous committed end
+ * Manifests are partitioned by UTC day of the window start, so finding the shards of a range
+ * lists only the days it covers: the manifest tree is the catalog.
+ */
+import { createHash } from 'node:crypto';
+import { InputError } from './errors';
+import type { LabelMatcher, TimeWindow } from './types';
+
+export const FORMAT_VERSION = 1;
+
+export interface ShardRef {
+  readonly source: string;
+  readonly window: TimeWindow;
+  /** Canonical selector string ('' for everything), as formatSelector() writes it. */
+  readonly selector: string;
+}
+
+export interface ShardManifest {
+  readonly format_version: number;
+  readonly source: string;
+  readonly start_ms: number;
+  readonly end_ms: number;
+  readonly selector: string;
+  readonly object_key: string;
+  readonly series: number;
+  readonly samples: number;
+  /** null when the shard holds no samples. */
+  readonly min_ts: number | null;
+  readonly max_ts: number | null;
+  /** Bytes of the encoded stream before compression. */
+  readonly raw_bytes: number;
+  /** Bytes of the stored object. */
+  readonly stored_bytes: number;
+  readonly codec: string;
+  /** Hex SHA-256 of the stored object. */
+  readonly sha256: string;
+  /** False when the window was still open at pull time: such a shard is pulled again by the next run. */
+  readonly complete: boolean;
+  readonly created_at: string;
+  /** The endpoint the samples came from. */
+  readonly pulled_from: string;
+}
+
+const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function validateSourceName(name: string): string {
+  if (!SOURCE_NAME.test(name)) {
+    throw new InputError(
+      `source name ${JSON.stringify(name)} is not usable in object keys: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+function selectorHash(selector: string): string {
+  return selector === '' ? 'all' : createHash('sha256').update(selector).digest('hex').slice(0, 12);
+}
+
+function datePath(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}/${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}`;
+}
+
+function shardName(ref: ShardRef): string {
+  const start = new Date(ref.window.startMs).toISOString().replace(/[:.]/g, '');
+  return `${start}_${ref.window.endMs - ref.window.startMs}_${selectorHash(ref.selector)}.v${FORMAT_VERSION}`;
+}
+
+export function objectKey(ref: ShardRef): string {
+  return `shards/${ref.source}/${datePath(ref.window.startMs)}/${shardName(ref)}.pvs`;
+}
+
+export function manifestKey(ref: ShardRef): string {
+  return `manifests/${ref.source}/${datePath(ref.window.startMs)}/${shardName(ref)}.json`;
+}
+
+/** The manifest day prefixes that can hold shards starting in [fromMs, toMs). */
+export function manifestDayPrefixes(source: string, fromMs: number, toMs: number, maxShardMs: number): string[] {
+  const day = 86_400_000;
+  const first = Math.floor((fromMs - maxShardMs) / day) * day;
+  const out: string[] = [];
+  for (let t = first; t < toMs; t += day) out.push(`manifests/${source}/${datePath(t)}/`);
+  return out;
+}
+
+export function checkpointKey(source: string): string {
+  return `checkpoints/${source}.json`;
+}
+
+export type MatchersOf = (selector: string) => LabelMatcher[];

@@ -1,0 +1,42 @@
+/**
+ * The data model every step shares.
+ *
+ * Sample values live only in Float64Array (or raw bytes): V8 quiets NaNs stored in plain
+ * double arrays (0x7ff0000000000002 becomes 0x7ff8000000000002), which would destroy
+ * Prometheus staleness markers. Never copy values through a number[].
+ */
+
+export interface Label {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** Labels sorted by name, as Prometheus keeps them; `__name__` is an ordinary label. */
+export type Labels = readonly Label[];
+
+/**
+ * A run of samples of one series, timestamps strictly ascending, in ms since the epoch.
+ * A reader may yield one series as several consecutive pieces with identical labels.
+ */
+export interface SeriesPiece {
+  readonly labels: Labels;
+  readonly timestamps: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** A half-open time window [startMs, endMs). */
+export interface TimeWindow {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+export type MatcherType = '=' | '!=' | '=~' | '!~';
+
+export interface LabelMatcher {
+  readonly type: MatcherType;
+  readonly name: string;
+  readonly value: string;
+}
+
+/** Prometheus marks a series stale with this exact NaN. */
+export const STALE_NAN_BITS = 0x7ff0000000000002n;

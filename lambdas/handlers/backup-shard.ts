@@ -1,0 +1,58 @@
+/**
+ * BackupShard: BackupShardTask → BackupShardOutput. Pulls one window from the first healthy
+ * replica of the source (credentials from Secrets Manager, cached per container), stores the
+ * object and then its manifest. A shard already committed is skipped unless forced.
+ */
+import middy from '@middy/core';
+import { backupShard } from '../core/backup/shard';
+import { FailoverReader } from '../core/backup/failover';
+import { formatIso } from '../core/time';
+import { findSource } from '../adapters/runtime-config';
+import { HANDLERS, type BackupShardOutput, type BackupShardTask } from './contracts';
+import { defaultDeps, type HandlerDeps } from './deps';
+import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
+import { validateBackupShardTask } from './validate';
+
+export function createHandler(deps: HandlerDeps = defaultDeps()) {
+  async function run(
+    task: BackupShardTask,
+    context: HandlerContext,
+    { signal }: RunOptions,
+  ): Promise<BackupShardOutput> {
+    const config = deps.config();
+    const source = findSource(config, task.source);
+    const credentials = source.credentialsSecretName
+      ? await deps.secrets.credentials(source.credentialsSecretName)
+      : undefined;
+    const reader = new FailoverReader(
+      source.remoteReadUrls.map((url) => deps.reader(url, credentials)),
+      {
+        onFailover: (endpoint, err) =>
+          context.log.warn('replica unavailable, failing over', { endpoint, error: err.name, message: err.message }),
+      },
+    );
+    const ref = { source: source.name, window: { startMs: task.startMs, endMs: task.endMs }, selector: task.selector };
+    const result = await backupShard({ reader, store: deps.store(config), nowMs: deps.nowMs }, ref, {
+      force: task.force,
+      signal,
+    });
+    const m = result.manifest;
+    return {
+      startMs: task.startMs,
+      endMs: task.endMs,
+      status: result.status,
+      samples: m.samples,
+      storedBytes: m.stored_bytes,
+      key: m.object_key,
+    };
+  }
+
+  return middy(run, timeoutGuard(HANDLERS.backupShard, deps)).use(
+    commonMiddleware(HANDLERS.backupShard, deps, validateBackupShardTask, (t) => ({
+      source: t.source,
+      shard: `${formatIso(t.startMs)}/${formatIso(t.endMs)}${t.selector ? ` ${t.selector}` : ''}`,
+    })),
+  );
+}
+
+export const handler = createHandler();

@@ -1,0 +1,74 @@
+/**
+ * Everything a handler touches outside its input, injected: tests replace any of it (a
+ * DirectoryStore, a fake reader, a fixed clock), Lambda uses the defaults. Defaults are lazy,
+ * so importing a handler creates no client and reads no environment.
+ */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ObjectStore, PrometheusReader, RemoteWriter } from '../core/ports';
+import type { ArchiveThawer } from '../core/restore/thaw';
+import { createS3Client, S3Store } from '../adapters/s3-store';
+import { HttpRemoteReader } from '../adapters/prometheus-remote-read';
+import { HttpRemoteWriter } from '../adapters/remote-write-http';
+import { S3ArchiveThawer } from '../adapters/s3-thaw';
+import { SecretsManagerCredentials, type HttpCredentials, type SecretsProvider } from '../adapters/secrets';
+import { configFromEnv } from '../adapters/runtime-config';
+import { createLogger, parseLogLevel, type Logger } from '../adapters/log';
+import { createMetricsEmitter, type MetricsEmitter } from '../adapters/emf';
+import type { RuntimeConfig } from './contracts';
+
+export interface HandlerDeps {
+  /** The runtime config, parsed once per container. */
+  readonly config: () => RuntimeConfig;
+  readonly store: (config: RuntimeConfig) => ObjectStore;
+  /** One replica of a source; backup-shard wraps the replicas in a FailoverReader. */
+  readonly reader: (url: string, credentials: HttpCredentials | undefined) => PrometheusReader;
+  readonly writer: (url: string, credentials: HttpCredentials | undefined) => RemoteWriter;
+  readonly thawer: (config: RuntimeConfig) => ArchiveThawer;
+  readonly secrets: SecretsProvider;
+  readonly nowMs: () => number;
+  readonly log: Logger;
+  readonly metrics: MetricsEmitter;
+  /** Work is aborted this long before Lambda's own timeout, so Step Functions can retry. */
+  readonly timeoutMarginMs: number;
+}
+
+export const DEFAULT_TIMEOUT_MARGIN_MS = 10_000;
+/** Remote read of one shard: long, since a shard may be large; the Lambda timeout bounds it anyway. */
+const READ_TIMEOUT_MS = 5 * 60_000;
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
+  const s3 = lazy(() => createS3Client({ ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3 } : {}) }));
+  const secrets = lazy(() => new SecretsManagerCredentials({ client: new SecretsManagerClient({}) }));
+  const stores = new WeakMap<RuntimeConfig, ObjectStore>();
+  const thawers = new WeakMap<RuntimeConfig, ArchiveThawer>();
+  return {
+    config: configFromEnv(env),
+    store: (config) => {
+      let store = stores.get(config);
+      if (!store)
+        stores.set(config, (store = new S3Store({ bucket: config.bucket, prefix: config.prefix, client: s3() })));
+      return store;
+    },
+    reader: (url, credentials) => new HttpRemoteReader({ url, ...credentials, timeoutMs: READ_TIMEOUT_MS }),
+    writer: (url, credentials) => new HttpRemoteWriter({ url, ...credentials }),
+    thawer: (config) => {
+      let thawer = thawers.get(config);
+      if (!thawer)
+        thawers.set(
+          config,
+          (thawer = new S3ArchiveThawer({ bucket: config.bucket, prefix: config.prefix, client: s3() })),
+        );
+      return thawer;
+    },
+    secrets: { credentials: (name) => secrets().credentials(name) },
+    nowMs: Date.now,
+    log: createLogger({ level: parseLogLevel(env.LOG_LEVEL) }),
+    metrics: createMetricsEmitter(),
+    timeoutMarginMs: DEFAULT_TIMEOUT_MARGIN_MS,
+  };
+}

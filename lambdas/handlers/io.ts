@@ -1,0 +1,91 @@
+/**
+ * The small JSON objects the state machines pass by reference: plans, per-shard restore
+ * results and reports. Keys live here so every handler agrees on them.
+ */
+import { createHash } from 'node:crypto';
+import { CorruptShardError } from '../core/errors';
+import type { ObjectStore } from '../core/ports';
+import type { HttpCredentials, SecretsProvider } from '../adapters/secrets';
+import type { Logger } from '../adapters/log';
+import type { RuntimeConfig } from './contracts';
+
+export function backupPlanKey(source: string, runId: string): string {
+  return `plans/${source}/${runId}.json`;
+}
+
+export function restorePlanKey(runId: string): string {
+  return `restores/${runId}/plan.json`;
+}
+
+export function restoreResultsPrefix(runId: string): string {
+  return `restores/${runId}/results/`;
+}
+
+export function restoreResultKey(runId: string, manifestKey: string): string {
+  return `${restoreResultsPrefix(runId)}${sha256Hex(manifestKey)}.json`;
+}
+
+export function restoreReportKey(runId: string): string {
+  return `restores/${runId}/report.json`;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export async function putJson(store: ObjectStore, key: string, value: unknown): Promise<void> {
+  const bytes = new TextEncoder().encode(JSON.stringify(value) + '\n');
+  await store.put(
+    key,
+    (async function* () {
+      yield bytes;
+    })(),
+  );
+}
+
+/** Reads a JSON object the handlers wrote; rejects with ObjectNotFoundError when absent. */
+export async function getJson(store: ObjectStore, key: string): Promise<unknown> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of store.get(key)) chunks.push(c);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new CorruptShardError(`${key} in ${store.location} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A plan file: a JSON array whose items `validate` accepts; errors name the item. */
+export async function readPlan<T>(store: ObjectStore, key: string, validate: (item: unknown) => T): Promise<T[]> {
+  const doc = await getJson(store, key);
+  if (!Array.isArray(doc)) throw new CorruptShardError(`plan ${key} in ${store.location} is not a JSON array`);
+  return doc.map((item, i) => {
+    try {
+      return validate(item);
+    } catch (err) {
+      throw new CorruptShardError(`plan ${key} in ${store.location}: item ${i} is invalid: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  });
+}
+
+/**
+ * Credentials for a restore target. The configured secret is meant for the configured target:
+ * it is sent only to that origin (or to any target when none is configured), never to a URL
+ * someone typed into a restore input.
+ */
+export async function targetCredentials(
+  config: RuntimeConfig,
+  target: string,
+  secrets: SecretsProvider,
+  log: Logger,
+): Promise<HttpCredentials | undefined> {
+  const name = config.restore.targetSecretName;
+  if (name === undefined) return undefined;
+  const configured = config.restore.targetUrl;
+  if (configured !== undefined && new URL(configured).origin !== new URL(target).origin) {
+    log.warn('target differs from the configured restore.targetUrl: sending no credentials to it', { target });
+    return undefined;
+  }
+  return secrets.credentials(name);
+}

@@ -1,0 +1,83 @@
+/**
+ * RestoreShard: RestoreShardTask → RestoreShardOutput. Fetches one shard, checks its SHA-256,
+ * decodes, filters to the range and selectors, and remote-writes it to the target. Its record
+ * (or failure) goes to restores/<runId>/results/<sha256 of manifestKey>.json, so Report
+ * aggregates from the store; a failure is then rethrown for the state machine's Retry/Catch.
+ */
+import middy from '@middy/core';
+import { readManifest } from '../core/manifest';
+import { parseSelector } from '../core/prom/selector';
+import { restoreShard } from '../core/restore/run';
+import type { RestoreShardRecord } from '../core/restore/report';
+import { WritePipeline } from '../core/restore/write';
+import { HANDLERS, type RestoreShardOutput, type RestoreShardTask } from './contracts';
+import { defaultDeps, type HandlerDeps } from './deps';
+import { ShardTimeoutError } from './errors';
+import { putJson, restoreResultKey, targetCredentials } from './io';
+import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
+import { validateRestoreShardTask } from './validate';
+
+export function createHandler(deps: HandlerDeps = defaultDeps()) {
+  async function run(
+    task: RestoreShardTask,
+    context: HandlerContext,
+    { signal }: RunOptions,
+  ): Promise<RestoreShardOutput> {
+    const config = deps.config();
+    const store = deps.store(config);
+    const finished_at = () => new Date(deps.nowMs()).toISOString();
+    const record = (r: RestoreShardRecord) => putJson(store, restoreResultKey(task.runId, task.manifestKey), r);
+    try {
+      const manifest = await readManifest(store, task.manifestKey);
+      const writer = deps.writer(task.target, await targetCredentials(config, task.target, deps.secrets, context.log));
+      const pipeline = new WritePipeline(
+        writer,
+        { batchSamples: config.restore.batchSamples, concurrency: config.restore.concurrency },
+        signal,
+      );
+      const window = { startMs: task.fromMs, endMs: task.toMs };
+      const r = await restoreShard(
+        store,
+        manifest,
+        { window, selectorGroups: task.selectors.map((s) => parseSelector(s)) },
+        pipeline,
+        deps.nowMs,
+      );
+      const { series, samples, requests, seconds } = r;
+      await record({
+        status: 'restored',
+        manifest_key: task.manifestKey,
+        object_key: r.key,
+        series,
+        samples,
+        requests,
+        seconds,
+        finished_at: finished_at(),
+      });
+      return { key: r.key, samples: r.samples, series: r.series, seconds: r.seconds };
+    } catch (err) {
+      // An abort comes from the timeout guard: record it under the name the state machine sees.
+      const error_name = signal.aborted ? ShardTimeoutError.name : err instanceof Error ? err.name : 'Error';
+      const error = err instanceof Error ? err.message : String(err);
+      await record({
+        status: 'failed',
+        manifest_key: task.manifestKey,
+        error_name,
+        error,
+        finished_at: finished_at(),
+      }).catch((e: unknown) =>
+        context.log.warn('could not record the failure', { error: (e as Error).name, message: (e as Error).message }),
+      );
+      throw err;
+    }
+  }
+
+  return middy(run, timeoutGuard(HANDLERS.restoreShard, deps)).use(
+    commonMiddleware(HANDLERS.restoreShard, deps, validateRestoreShardTask, (t) => ({
+      runId: t.runId,
+      shard: t.manifestKey,
+    })),
+  );
+}
+
+export const handler = createHandler();

@@ -1,0 +1,150 @@
+import { HttpRemoteWriter } from '../../../lambdas/adapters/remote-write-http';
+import { decodeWriteRequest } from '../../../lambdas/core/prom/prompb';
+import { snappyUncompress } from '../../../lambdas/core/prom/snappy';
+import { TargetRejectedError, TargetUnavailableError } from '../../../lambdas/core/errors';
+import type { SeriesPiece } from '../../../lambdas/core/types';
+
+const STALE_BITS = 0x7ff0000000000002n;
+
+/** Values given as raw bits: a number[] would quiet the staleness NaN. */
+function piece(name: string, ts: number[], bits: bigint[]): SeriesPiece {
+  const v = new Float64Array(new BigUint64Array(bits).buffer);
+  return {
+    labels: [
+      { name: '__name__', value: name },
+      { name: 'job', value: 'api' },
+    ],
+    timestamps: Float64Array.from(ts),
+    values: v,
+  };
+}
+
+interface Call {
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+function fakeFetch(responses: Array<() => Response>, calls: Call[]): typeof fetch {
+  let i = 0;
+  return (async (_url: string | URL | Request, init?: RequestInit) => {
+    calls.push({ headers: init!.headers as Record<string, string>, body: init!.body as Uint8Array });
+    const make = responses[Math.min(i++, responses.length - 1)]!;
+    return make();
+  }) as typeof fetch;
+}
+
+const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 };
+
+describe('HttpRemoteWriter', () => {
+  it('sends a snappy WriteRequest with the remote-write 1.0 headers, values bit-exact', async () => {
+    const calls: Call[] = [];
+    const writer = new HttpRemoteWriter({
+      url: 'http://target/api/v1/write',
+      headers: { 'X-Scope-OrgID': 'tenant-1' },
+      fetchImpl: fakeFetch([() => new Response(null, { status: 204 })], calls),
+    });
+    const p = piece('up', [1000, 2000], [0x3ff0000000000000n, STALE_BITS]);
+    await writer.write({ series: [p], samples: 2 });
+    const h = calls[0]!.headers;
+    expect(h['Content-Encoding']).toBe('snappy');
+    expect(h['Content-Type']).toBe('application/x-protobuf');
+    expect(h['X-Prometheus-Remote-Write-Version']).toBe('0.1.0');
+    expect(h['User-Agent']).toMatch(/^promvault\//);
+    expect(h['X-Scope-OrgID']).toBe('tenant-1');
+    const [decoded] = decodeWriteRequest(snappyUncompress(calls[0]!.body));
+    expect(decoded!.labels).toEqual(p.labels);
+    expect(Array.from(decoded!.timestamps)).toEqual([1000, 2000]);
+    expect(Array.from(new BigUint64Array(decoded!.values.buffer, decoded!.values.byteOffset, 2))).toEqual([
+      0x3ff0000000000000n,
+      0x7ff0000000000002n,
+    ]);
+  });
+
+  it('retries 500 twice then succeeds, sending the same body', async () => {
+    const calls: Call[] = [];
+    const writer = new HttpRemoteWriter({
+      url: 'http://target/api/v1/write',
+      retry: fast,
+      fetchImpl: fakeFetch(
+        [
+          () => new Response('boom', { status: 500 }),
+          () => new Response('boom', { status: 500 }),
+          () => new Response(null, { status: 204 }),
+        ],
+        calls,
+      ),
+    });
+    await writer.write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 });
+    expect(calls).toHaveLength(3);
+    expect(Buffer.from(calls[2]!.body).equals(Buffer.from(calls[0]!.body))).toBe(true);
+  });
+
+  it('honours Retry-After on 429', async () => {
+    const calls: Call[] = [];
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/api/v1/write',
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2000 },
+      fetchImpl: fakeFetch(
+        [
+          () => new Response('slow down', { status: 429, headers: { 'Retry-After': '0.2' } }),
+          () => new Response(null, { status: 204 }),
+        ],
+        calls,
+      ),
+    });
+    const started = Date.now();
+    await writer.write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+  });
+
+  it('stops at once on "too old sample" and names the setting to change', async () => {
+    const calls: Call[] = [];
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/api/v1/write',
+      retry: fast,
+      fetchImpl: fakeFetch([() => new Response('too old sample', { status: 500 })], calls),
+    });
+    const err = await writer
+      .write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetRejectedError);
+    expect(calls).toHaveLength(1);
+    expect((err as Error).message).toMatch(/out_of_order_time_window/);
+    expect((err as Error).message).toMatch(/up\{job="api"\}/);
+    expect((err as Error).message).toMatch(/http:\/\/t\/api\/v1\/write/);
+  });
+
+  it('does not retry 400 out of bounds', async () => {
+    const calls: Call[] = [];
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/api/v1/write',
+      retry: fast,
+      fetchImpl: fakeFetch([() => new Response('out of bounds', { status: 400 })], calls),
+    });
+    await expect(writer.write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 })).rejects.toThrow(
+      /out_of_order_time_window/,
+    );
+    expect(calls).toHaveLength(1);
+  });
+
+  it('gives up after the configured attempts on a target that stays down', async () => {
+    const calls: Call[] = [];
+    const refused = Object.assign(new TypeError('fetch failed'), {
+      cause: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' },
+    });
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/api/v1/write',
+      retry: fast,
+      fetchImpl: (async (_u: unknown, init?: RequestInit) => {
+        calls.push({ headers: init!.headers as Record<string, string>, body: init!.body as Uint8Array });
+        throw refused;
+      }) as typeof fetch,
+    });
+    const err = await writer
+      .write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetUnavailableError);
+    expect((err as Error).message).toMatch(/ECONNREFUSED/);
+    expect(calls).toHaveLength(4);
+  });
+});

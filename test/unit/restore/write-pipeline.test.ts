@@ -1,0 +1,60 @@
+import { WritePipeline } from '../../../lambdas/core/restore/write';
+import type { RemoteWriter, WriteBatch } from '../../../lambdas/core/ports';
+import type { SeriesPiece } from '../../../lambdas/core/types';
+import { formatLabels } from '../../../lambdas/core/labels';
+
+function series(i: number, from: number, n: number): SeriesPiece {
+  return {
+    labels: [{ name: '__name__', value: `m${i}` }],
+    timestamps: Float64Array.from({ length: n }, (_, k) => from + k),
+    values: Float64Array.from({ length: n }, (_, k) => k),
+  };
+}
+
+class SlowWriter implements RemoteWriter {
+  readonly endpoint = 'fake';
+  inflight = 0;
+  maxInflight = 0;
+  received: WriteBatch[] = [];
+  constructor(private readonly delayMs: number) {}
+  async write(batch: WriteBatch): Promise<void> {
+    this.inflight++;
+    this.maxInflight = Math.max(this.maxInflight, this.inflight);
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    this.received.push(batch);
+    this.inflight--;
+  }
+}
+
+describe('WritePipeline', () => {
+  it('keeps each series in time order, splits big pieces, and bounds requests in flight', async () => {
+    const writer = new SlowWriter(2);
+    const pipeline = new WritePipeline(writer, { batchSamples: 7, concurrency: 3 });
+    for (let chunk = 0; chunk < 5; chunk++) {
+      for (let i = 0; i < 10; i++) await pipeline.add(series(i, chunk * 20, 20));
+    }
+    await pipeline.flush();
+    expect(pipeline.counts.samples).toBe(5 * 10 * 20);
+    expect(writer.maxInflight).toBeLessThanOrEqual(3);
+    expect(writer.received.every((b) => b.samples <= 7)).toBe(true);
+    const seen = new Map<string, number>();
+    for (const batch of writer.received) {
+      for (const s of batch.series) {
+        const key = formatLabels(s.labels);
+        for (const t of s.timestamps) {
+          expect(t).toBeGreaterThan(seen.get(key) ?? -1);
+          seen.set(key, t);
+        }
+      }
+    }
+    expect(seen.size).toBe(10);
+  });
+
+  it('surfaces a failed request on flush and refuses more work', async () => {
+    const failing: RemoteWriter = { endpoint: 'x', write: async () => Promise.reject(new Error('rejected')) };
+    const pipeline = new WritePipeline(failing, { batchSamples: 5, concurrency: 1 });
+    await pipeline.add(series(0, 0, 5));
+    await expect(pipeline.flush()).rejects.toThrow('rejected');
+    await expect(pipeline.add(series(0, 5, 5))).rejects.toThrow('rejected');
+  });
+});
