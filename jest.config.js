@@ -1,4 +1,7 @@
 /** Unit tests touch no network; integration tests start real servers on 127.0.0.1. */
+
+// The AWS SDK's notice about Node 20 speaks to SDK developers; keep it out of test output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const common = {
   preset: 'ts-jest',
   testEnvironment: 'node',

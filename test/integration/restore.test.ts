@@ -196,7 +196,13 @@ describe('restore into other remote-write targets', () => {
       ]);
       expect(res.code).toBe(0);
       const expected = await readAll(a.remoteReadUrl, w);
-      const got = await mergeExported(exportSeries(vm, { startMs: w.startMs, endMs: w.endMs - 1 }));
+      // VictoriaMetrics makes newly registered series searchable a little after it accepted them.
+      const finiteTotal = [...expected.values()].reduce((n, e) => n + e.bits.filter((b) => !isNaNBits(b)).length, 0);
+      let got = new Map<string, SeriesPiece>();
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(1000)) {
+        got = await mergeExported(exportSeries(vm, { startMs: w.startMs, endMs: w.endMs - 1 }));
+        if ([...got.values()].reduce((n, s) => n + s.timestamps.length, 0) >= finiteTotal) break;
+      }
       let compared = 0;
       const problems: string[] = [];
       for (const [key, e] of expected) {
@@ -440,6 +446,12 @@ describe('faults', () => {
     }
   });
 });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isNaNBits(bits: bigint): boolean {
+  return Number.isNaN(new Float64Array(new BigUint64Array([bits]).buffer)[0]!);
+}
 
 async function* asAsync<T>(items: T[]): AsyncGenerator<T> {
   yield* items;

@@ -80,6 +80,8 @@ export function promvaultFunctionDefaults(props: PromvaultFunctionProps): Nodejs
       sourcesContent: false,
       // The SDK version we test against, not whatever the runtime ships.
       bundleAwsSDK: true,
+      // Native snappy has a binary per platform; the bundle uses its pure-JS fallback instead.
+      externalModules: ['snappy'],
       tsconfig: path.join(REPO_ROOT, 'tsconfig.json'),
     },
   };

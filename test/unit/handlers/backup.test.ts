@@ -169,7 +169,7 @@ describe('BackupShard', () => {
   it('aborts the work and fails with ShardTimeoutError 10 s before the Lambda timeout', async () => {
     const slow = new FakeReader(SOURCE_URLS[0]!, undefined, true);
     world = await makeWorld({ readers: [slow, new FakeReader(SOURCE_URLS[1]!)] });
-    const err = await invoke(backupShard(world.deps), task(T0), lambdaContext(10_050)).catch((e: unknown) => e);
+    const err = await invoke(backupShard(world.deps), task(T0), lambdaContext(11_000)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ShardTimeoutError);
     expect((err as Error).name).toBe('ShardTimeoutError');
     expect((err as Error).message).toContain('shard [2026-01-01T00:00:00.000Z, 2026-01-01T01:00:00.000Z)');
