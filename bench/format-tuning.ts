@@ -1,11 +1,18 @@
 /**
  * Size and speed of the shard format (lambdas/core/format) per candidate setting, on the real
- * corpus (/work/shared/corpus/real-1s-mixed.tar.zst through promtool) and synthetic 15 s data.
+ * corpus (/work/shared/corpus/real-1s-mixed.tar.zst through promtool), synthetic 15 s data
+ * (bench/format-corpus.ts) and the shared fixture generator (test/fixtures/corpus.ts).
  *
- *   npx tsx bench/format-tuning.ts [--corpus real|synthetic|all] [--set levels|blocks|tuning|all]
+ *   npx tsx bench/format-tuning.ts [--corpus real|synthetic|fixture|all] [--set levels|blocks|tuning|all]
+ *       [--level q] [--lgwin w] [--reps n] [--check yes|no] [--detail]
+ *   npx tsx bench/format-tuning.ts --set memory [--targets 101] [--level q] [--lgwin w] [--block n]
  *
- * Prints bytes/sample, encode and decode throughput (wall clock, samples/s and MB/s of raw
- * 16-byte samples) and checks every candidate round-trips bit for bit.
+ * Prints the anchors (raw TSDB block, tar | zstd -19), then per candidate: bytes/sample stored
+ * and before compression, encode and decode throughput in samples (and MB of 16-byte raw samples)
+ * per CPU-second of the process (JS plus the compressor's thread) and per wall-second, best of
+ * --reps; checks every candidate round-trips bit for bit. `--set memory` streams ~10M samples
+ * per 101 targets through the encoder and reports RSS (add node's --expose-gc to see live memory).
+ * The parsed real corpus is cached in /tmp/promvault-format-bench.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -3,8 +3,10 @@
  *
  * Series are hashed onto lanes (as Prometheus' own queue manager shards them); a lane sends one
  * request at a time, so the samples of a series reach the target in time order while lanes run
- * in parallel. `add` waits when its lane is busy and full: the reader never gets ahead of what
- * the target accepts, and memory stays at most two batches per lane.
+ * in parallel. A lane may queue a few full batches behind its request in flight, so one busy
+ * lane does not stall the reader while the others idle; `add` waits only when its lane's queue
+ * is full. The reader never gets far ahead of what the target accepts, and memory stays at most
+ * (queue + 1) batches per lane.
  */
 import type { RemoteWriter } from '../ports';
 import type { SeriesPiece } from '../types';
@@ -15,15 +17,19 @@ export interface WritePipelineOptions {
   readonly batchSamples?: number;
   /** Requests in flight at once. */
   readonly concurrency?: number;
+  /** Batches a lane may hold ready behind its request in flight. */
+  readonly queuePerLane?: number;
 }
 
 export const DEFAULT_BATCH_SAMPLES = 5000;
 export const DEFAULT_WRITE_CONCURRENCY = 4;
+export const DEFAULT_QUEUE_PER_LANE = 2;
 
 interface Lane {
   series: SeriesPiece[];
   samples: number;
-  inflight: Promise<void> | undefined;
+  /** Requests queued or in flight, oldest first; each settles (never rejects) when sent. */
+  sends: Promise<void>[];
 }
 
 export interface WriteCounts {
@@ -34,6 +40,7 @@ export interface WriteCounts {
 export class WritePipeline {
   private readonly lanes: Lane[];
   private readonly batchSamples: number;
+  private readonly queuePerLane: number;
   private failure: unknown;
   private samplesSent = 0;
   private requests = 0;
@@ -47,7 +54,8 @@ export class WritePipeline {
   ) {
     this.batchSamples = Math.max(1, options.batchSamples ?? DEFAULT_BATCH_SAMPLES);
     const concurrency = Math.max(1, options.concurrency ?? DEFAULT_WRITE_CONCURRENCY);
-    this.lanes = Array.from({ length: concurrency }, () => ({ series: [], samples: 0, inflight: undefined }));
+    this.queuePerLane = Math.max(0, options.queuePerLane ?? DEFAULT_QUEUE_PER_LANE);
+    this.lanes = Array.from({ length: concurrency }, () => ({ series: [], samples: 0, sends: [] }));
   }
 
   get counts(): WriteCounts {
@@ -79,7 +87,7 @@ export class WritePipeline {
   /** Sends what is batched and waits for every request; rejects with the first failure. */
   async flush(): Promise<void> {
     for (const lane of this.lanes) if (lane.samples > 0) await this.send(lane);
-    await Promise.all(this.lanes.map((l) => l.inflight));
+    await Promise.all(this.lanes.flatMap((l) => l.sends));
     this.throwIfFailed();
   }
 
@@ -101,21 +109,29 @@ export class WritePipeline {
   }
 
   private async send(lane: Lane): Promise<void> {
-    // Back-pressure: the lane's previous request must finish before this one starts.
-    await lane.inflight;
+    // Back-pressure: wait for the lane's oldest request while its queue is full.
+    while (lane.sends.length > this.queuePerLane) await lane.sends[0];
     this.throwIfFailed();
     const batch = { series: lane.series, samples: lane.samples };
     lane.series = [];
     lane.samples = 0;
     this.requests++;
-    lane.inflight = this.writer.write(batch, this.signal).then(
-      () => {
-        this.samplesSent += batch.samples;
-      },
-      (err: unknown) => {
-        this.failure ??= err;
-      },
-    );
+    const previous = lane.sends.at(-1) ?? Promise.resolve();
+    // Chained on the lane's previous request: a series' samples arrive in time order.
+    const sent: Promise<void> = previous
+      .then(() => (this.failure === undefined ? this.writer.write(batch, this.signal) : undefined))
+      .then(
+        () => {
+          if (this.failure === undefined) this.samplesSent += batch.samples;
+        },
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      )
+      .finally(() => {
+        lane.sends.splice(lane.sends.indexOf(sent), 1);
+      });
+    lane.sends.push(sent);
   }
 
   private throwIfFailed(): void {

@@ -50,6 +50,35 @@ describe('WritePipeline', () => {
     expect(seen.size).toBe(10);
   });
 
+  it('lets a lane queue batches behind a slow request, then pushes back', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writes: number[] = [];
+    const writer: RemoteWriter = {
+      endpoint: 'gated',
+      write: async (batch) => {
+        writes.push(batch.samples);
+        await gate;
+      },
+    };
+    const pipeline = new WritePipeline(writer, { batchSamples: 5, concurrency: 2, queuePerLane: 2 });
+    const lane = pipeline.laneIndex(series(0, 0, 1).labels);
+    const sameLane = Array.from({ length: 50 }, (_, i) => i).filter(
+      (i) => pipeline.laneIndex(series(i, 0, 1).labels) === lane,
+    );
+    const settled = (p: Promise<void>) =>
+      Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
+    // One request in flight plus two queued: three full batches go in without waiting.
+    for (let b = 0; b < 3; b++) expect(await settled(pipeline.add(series(sameLane[0]!, b * 5, 5)))).toBe(true);
+    expect(writes).toEqual([5]);
+    const fourth = pipeline.add(series(sameLane[0]!, 15, 5));
+    expect(await settled(fourth)).toBe(false);
+    release();
+    await fourth;
+    await pipeline.flush();
+    expect(pipeline.counts).toEqual({ samples: 20, requests: 4 });
+  });
+
   it('surfaces a failed request on flush and refuses more work', async () => {
     const failing: RemoteWriter = { endpoint: 'x', write: async () => Promise.reject(new Error('rejected')) };
     const pipeline = new WritePipeline(failing, { batchSamples: 5, concurrency: 1 });
