@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { compareLabels } from '../lambdas/core/labels';
 import type { Label, SeriesPiece } from '../lambdas/core/types';
 import { PRESETS, corpusSeries, type PresetName } from '../test/fixtures/corpus';
+import { mulberry32 as rng } from '../test/fixtures/prng';
 
 export interface Corpus {
   readonly name: string;
@@ -159,18 +160,6 @@ export function extractRealCorpus(archive: string): string {
     execFileSync('sh', ['-c', `zstd -dc '${archive}' | tar -C '${dir}' -xf -`]);
   }
   return dir;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STALE = new Float64Array(new BigUint64Array([0x7ff0000000000002n]).buffer)[0] as number;

@@ -3,7 +3,8 @@
  */
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
-import type { Label, Labels, SeriesPiece } from '../types';
+import type { Labels, SeriesPiece } from '../types';
+import { labelsEqual } from '../labels';
 import { BlockBuffer, BlockWriter, DEFAULT_ENCODER_TUNING, InvalidSeriesError, LIMITS, RECORD_END } from './block';
 import type { EncoderTuning, KindCounts } from './block';
 import { ByteWriter } from './bytes';
@@ -46,17 +47,6 @@ export interface ShardStats {
   readonly kinds: KindCounts;
   /** Uncompressed bytes per block section (see SECTIONS), summed over blocks. */
   readonly sectionBytes: readonly number[];
-}
-
-function labelsEqual(a: Labels, b: Labels): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as Label;
-    const y = b[i] as Label;
-    if (x.name !== y.name || x.value !== y.value) return false;
-  }
-  return true;
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Helpers for the shard format tests: bit-exact comparison and hostile values. */
 import { decodeShard, encodeShard, type EncodeOptions, type ShardStats } from '../../../lambdas/core/format';
 import type { Label, Labels, SeriesPiece } from '../../../lambdas/core/types';
+import { mulberry32 as rng } from '../../fixtures/prng';
 
 /** A double with exactly these 64 bits (never passes through a JS number on the way). */
 export function fromBits(bits: bigint): Float64Array {
@@ -144,17 +145,7 @@ export function assertSameSeries(got: MergedSeries[], want: MergedSeries[]): voi
   }
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** Raw 64-bit patterns that stress a float codec. */
 export const HOSTILE_BITS: readonly bigint[] = [

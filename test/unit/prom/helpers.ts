@@ -1,4 +1,5 @@
 /** Bit-level helpers for the prom tests: values are compared as raw 64-bit patterns. */
+import { mulberry32 as prng } from '../../fixtures/prng';
 
 export const STALE_NAN = 0x7ff0000000000002n;
 
@@ -18,17 +19,7 @@ export function hexBits(values: Float64Array): string[] {
   return bitsOf(values).map((b) => b.toString(16).padStart(16, '0'));
 }
 
-/** A deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** Random 64-bit patterns, biased towards the special ones. */
 export function hostileBits(n: number, seed: number): bigint[] {
