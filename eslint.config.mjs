@@ -4,13 +4,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: [
-      'node_modules/**',
-      'cdk.out/**',
-      'dist/**',
-      'lambdas/core/prompb/prompb.js',
-      'lambdas/core/prompb/prompb.d.ts',
-    ],
+    ignores: ['node_modules/**', 'cdk.out/**', 'dist/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -18,6 +18,7 @@ import { startPrometheus, snapshot, type PrometheusServer } from '../test/harnes
 import { startPrometheusWithHistory } from '../test/harness/history';
 import { startVictoriaMetrics, flushVictoriaMetrics } from '../test/harness/victoria';
 import { makeTempDir, stopAllProcesses } from '../test/harness/ports';
+import { SNAPPY_IMPLEMENTATION } from '../lambdas/core/prom/snappy';
 
 const exec = promisify(execFile);
 const HOUR = 3_600_000;
@@ -292,6 +293,8 @@ async function main() {
     ...(generated ?? {}),
     ...(real ? { real } : {}),
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
+    // Restore's remote-write compression, which moves restore_seconds (docs/BENCHMARKS.md).
+    snappy: SNAPPY_IMPLEMENTATION,
   };
   if (flags.json) process.stdout.write(JSON.stringify(out) + '\n');
   else {

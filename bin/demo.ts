@@ -15,37 +15,17 @@ import { formatBytes, formatCount } from '../cli/output';
 import { corpusOptions, corpusStats, writeOpenMetrics } from '../test/fixtures/corpus';
 import { backfillOpenMetrics, startPrometheus, type PrometheusServer } from '../test/harness/prometheus';
 import { makeTempDir, stopAllProcesses } from '../test/harness/ports';
-import { collectSeries, type Collected } from '../test/harness/compare';
+import { compareWithSource } from '../lambdas/core/verify';
+import type { SeriesPiece } from '../lambdas/core/types';
 
 const HOUR = 3_600_000;
 const HISTORY_HOURS = 3;
 
 const say = (line: string) => process.stdout.write(line + '\n');
 
-async function readEverything(prom: PrometheusServer, fromMs: number, toMs: number): Promise<Map<string, Collected>> {
-  const reader = new HttpRemoteReader({ url: prom.remoteReadUrl });
-  return collectSeries(reader.read({ startMs: fromMs, endMs: toMs }, []));
-}
-
-/** Samples of A missing from B or different in B, bit for bit, plus samples B has that A has not. */
-function countMismatches(a: Map<string, Collected>, b: Map<string, Collected>): number {
-  let mismatches = 0;
-  for (const [key, x] of a) {
-    const y = b.get(key);
-    if (!y) {
-      mismatches += x.timestamps.length;
-      continue;
-    }
-    const at = new Map<number, bigint>();
-    x.timestamps.forEach((t, i) => at.set(t, x.bits[i]!));
-    let matched = 0;
-    y.timestamps.forEach((t, i) => {
-      if (at.get(t) === y.bits[i]) matched++;
-    });
-    mismatches += x.timestamps.length - matched + (y.timestamps.length - matched);
-  }
-  for (const [key, y] of b) if (!a.has(key)) mismatches += y.timestamps.length;
-  return mismatches;
+/** Every sample of every series in [fromMs, toMs), streamed in label-set order. */
+function readEverything(prom: PrometheusServer, fromMs: number, toMs: number): AsyncIterable<SeriesPiece> {
+  return new HttpRemoteReader({ url: prom.remoteReadUrl }).read({ startMs: fromMs, endMs: toMs }, []);
 }
 
 async function main(): Promise<number> {
@@ -104,8 +84,14 @@ async function main(): Promise<number> {
     `  restore state machine: ${restore.restored}/${restore.shards} shards, ${formatCount(restore.samples)} samples written to B, ${restore.seconds.toFixed(1)} s`,
   );
 
-  const [fromA, fromB] = await Promise.all([readEverything(a, fromMs, toMs), readEverything(b, fromMs, toMs)]);
-  const mismatches = countMismatches(fromA, fromB);
+  // The product's own checker (`promvault verify --against`), with B as the copy and A as the source.
+  const problems: string[] = [];
+  const { mismatches } = await compareWithSource(
+    readEverything(b, fromMs, toMs),
+    readEverything(a, fromMs, toMs),
+    problems,
+  );
+  for (const p of problems) say(`    ${p}`);
   say(
     `  compared A and B over remote read, bit for bit: ${mismatches === 0 ? 'identical' : `${formatCount(mismatches)} mismatching samples`}`,
   );

@@ -100,7 +100,11 @@ function compareSeries(stored: SeriesPiece, source: SeriesPiece, problems: strin
   return diff;
 }
 
-async function compareWithSource(
+/**
+ * Compares a copy with its source, both streams in Prometheus' label-set order, bit for bit;
+ * counts samples missing on either side or different, and notes the first few in `problems`.
+ */
+export async function compareWithSource(
   decoded: AsyncIterable<SeriesPiece>,
   source: AsyncIterable<SeriesPiece>,
   problems: string[],
