@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --only generated|real] [-- --rounds N]`
+ * `npm run bench [-- --json] [-- --only generated|real] [-- --rounds N]` (default: 3 rounds)
  *
  * Measures backup and restore side by side with their baselines in one run, on the generated
  * benchmark corpus (>= 5 M samples) and on the real TSDB snapshot in ../shared/corpus:
@@ -34,7 +34,7 @@ interface Flags {
 }
 
 function parseFlags(argv: string[]): Flags {
-  const flags: Flags = { json: false, rounds: 2 };
+  const flags: Flags = { json: false, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--json') flags.json = true;
     else if (argv[i] === '--only') flags.only = argv[++i];
@@ -109,6 +109,32 @@ interface WorkerResult {
   [k: string]: unknown;
 }
 
+/** CPU seconds a process has used so far (Linux /proc), or NaN where that cannot be read. */
+async function processCpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+const CLOCK_TICKS = 100;
+
+/** Runs a worker step and records the CPU the server used meanwhile (it shares the machine). */
+async function workerBeside(
+  server: PrometheusServer,
+  step: string,
+  args: Record<string, string | number>,
+): Promise<WorkerResult> {
+  const before = await processCpuSeconds(server.process.pid);
+  const result = await worker(step, args);
+  const after = await processCpuSeconds(server.process.pid);
+  return { ...result, server_cpu_seconds: round3(after - before) };
+}
+
 function worker(step: string, args: Record<string, string | number>): Promise<WorkerResult> {
   const argv = [
     require.resolve('tsx/cli'),
@@ -181,10 +207,10 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
     const backups: WorkerResult[] = [];
     for (let r = 0; r < flags.rounds; r++) {
       log(`${name} round ${r + 1}/${flags.rounds}: raw pull, then backup`);
-      pulls.push(await worker('pull', range));
+      pulls.push(await workerBeside(src.prom, 'pull', range));
       const store = path.join(work, `store-${r}`);
       await rm(store, { recursive: true, force: true });
-      backups.push(await worker('backup', { ...range, store }));
+      backups.push(await workerBeside(src.prom, 'backup', { ...range, store }));
     }
     const store = path.join(work, 'store-0');
     const backup = backups[0]!;
@@ -199,7 +225,7 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
     const into = async (step: string, extra: Record<string, string | number> = {}) => {
       const target = await startPrometheus({ outOfOrderWindow: '30d' });
       try {
-        return await worker(step, {
+        return await workerBeside(target, step, {
           store,
           from: src.fromMs,
           to: src.toMs,
@@ -221,6 +247,12 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
     const restoreQuarter = await into('restore', { to: quarterTo });
 
     const best = (xs: WorkerResult[]) => Math.min(...xs.map((x) => x.seconds));
+    const fastest = (xs: WorkerResult[]) => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    // CPU seconds of the fastest round of each step: ours (all threads) and the Prometheus beside it.
+    const cpuOf = (xs: WorkerResult[]) => ({
+      ours: round3(fastest(xs).cpu_seconds as number),
+      prometheus: fastest(xs).server_cpu_seconds as number,
+    });
     const result = {
       samples: src.samples,
       series: src.series,
@@ -236,6 +268,12 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
       restore_peak_rss_mb_quarter: restoreQuarter.peak_rss_mb,
       shards: backup.shards,
       rounds: flags.rounds,
+      cpu_seconds: {
+        raw_pull: cpuOf(pulls),
+        backup: cpuOf(backups),
+        raw_replay: cpuOf(replays),
+        restore: cpuOf(restores),
+      },
     };
     return {
       ...result,
@@ -254,6 +292,8 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
   }
 }
 
+const fmtCpu = (c: { ours: number; prometheus: number }) => `${c.ours}+${c.prometheus}`;
+
 function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
   const rows: [string, string, string][] = [
     [
@@ -271,6 +311,11 @@ function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
       'restore seconds',
       `${r.restore_seconds}`,
       `raw replay ${r.raw_replay_seconds} (×${r.ratios.restore_vs_raw_replay})`,
+    ],
+    [
+      'CPU s, ours+prometheus',
+      `${fmtCpu(r.cpu_seconds.restore)}`,
+      `raw replay ${fmtCpu(r.cpu_seconds.raw_replay)}; backup ${fmtCpu(r.cpu_seconds.backup)}, raw pull ${fmtCpu(r.cpu_seconds.raw_pull)}`,
     ],
     [
       'restore peak RSS MB',

@@ -53,11 +53,18 @@ export interface PrometheusReader {
 export interface WriteBatch {
   readonly series: readonly SeriesPiece[];
   readonly samples: number;
+  /** The request body, when the writer prepared it ahead of sending. */
+  readonly body?: Uint8Array;
 }
 
 /** Sends samples to a remote-write endpoint. */
 export interface RemoteWriter {
   readonly endpoint: string;
+  /**
+   * Optional: encodes a batch when it is cut, so that a lane's next request is ready the moment
+   * its previous one returns; write() then receives the batch with its body.
+   */
+  prepare?(batch: WriteBatch): WriteBatch;
   /** Resolves once the target accepted the batch; rejects with TargetRejectedError or TargetUnavailableError. */
   write(batch: WriteBatch, signal?: AbortSignal): Promise<void>;
 }

@@ -358,7 +358,12 @@ export class BlockReader {
   series = 0;
   samples = 0;
 
-  decode(body: Uint8Array): SeriesPiece[] {
+  /**
+   * Yields the block's pieces as they are decoded, so a consumer can send the first ones before
+   * the block is done; the block's closing checks run when the last piece has been taken. Pieces
+   * that share a timestamp column share its array: pieces are read-only.
+   */
+  *decode(body: Uint8Array): Generator<SeriesPiece> {
     const r = new ByteReader(body, 0, body.length, 'block');
     const flags = r.uvarint();
     if (flags & ~(FLAG_RESET_STRINGS | FLAG_RESET_TIMESTAMPS | FLAG_CONTINUES)) throw corrupt('unknown block flags');
@@ -413,7 +418,6 @@ export class BlockReader {
     const decodedCols = new Map<number, Float64Array>();
 
     const vr = new ValueReaders(kinds, ints, exc, corr, raw, rest.slice(0, 7), rest.slice(7));
-    const pieces: SeriesPiece[] = [];
     let total = 0;
     let segLabels: Labels;
     for (let s = 0; s < nSeg; s++) {
@@ -434,13 +438,11 @@ export class BlockReader {
         if (col === undefined) throw corrupt(`timestamp column ${ref} is not defined`);
         ts = decodeTimestamps(col);
         decodedCols.set(ref, ts);
-      } else {
-        ts = ts.slice();
       }
       if (ts.length !== n) throw corrupt('timestamp column length differs from the sample count');
       const values = decodeValues(vr, n);
-      pieces.push({ labels: segLabels, timestamps: ts, values });
       this.lastLabels = segLabels;
+      yield { labels: segLabels, timestamps: ts, values };
     }
     if (total !== nSamples) throw corrupt('sample counts do not add up');
     for (const x of [strings, labels, counts, tsColumns, tsRefs]) {
@@ -453,7 +455,6 @@ export class BlockReader {
     }
     this.blocks++;
     this.samples += nSamples;
-    return pieces;
   }
 
   private readLabels(r: ByteReader): Labels {

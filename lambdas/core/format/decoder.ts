@@ -109,6 +109,17 @@ function isZlibError(e: unknown): boolean {
 export async function* decodeShard(
   body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): AsyncGenerator<SeriesPiece> {
+  for await (const block of decodeShardBlocks(body)) yield* block;
+}
+
+/**
+ * The same, a block at a time: each block's pieces come from a synchronous iterator, which must
+ * be drained before the next block is asked for. Hot loops consume pieces without an await per
+ * piece, which keeps a restore's per-sample work out of async machinery (docs/BENCHMARKS.md).
+ */
+export async function* decodeShardBlocks(
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<Iterable<SeriesPiece>> {
   const it = Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : fromSync(body[Symbol.iterator]());
   let sourceError: { error: unknown } | undefined;
   // Records which errors came from the body itself, so they are not reported as corruption.
@@ -165,7 +176,7 @@ export async function* decodeShard(
           ((crc[0] as number) | ((crc[1] as number) << 8) | ((crc[2] as number) << 16) | ((crc[3] as number) << 24)) >>>
           0;
         if (crc32(bodyBytes) !== want) throw corrupt(`block ${blocks.blocks} fails its CRC-32 check`);
-        for (const piece of blocks.decode(bodyBytes)) yield piece;
+        yield blocks.decode(bodyBytes);
       } else if (type === RECORD_END) {
         const nBlocks = await r.uvarint('the end record');
         const nSeries = await r.uvarint('the end record');

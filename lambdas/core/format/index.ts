@@ -10,7 +10,7 @@ export {
   DEFAULT_WINDOW_BITS,
 } from './encoder';
 export type { EncodeOptions, EncodedShard, ShardStats } from './encoder';
-export { decodeShard } from './decoder';
+export { decodeShard, decodeShardBlocks } from './decoder';
 export { InvalidSeriesError, DEFAULT_ENCODER_TUNING, LIMITS } from './block';
 export type { EncoderTuning, KindCounts } from './block';
 export { SHARD_FORMAT_VERSION, CODEC_IDS, MAGIC, HEADER_BYTES } from './header';

@@ -686,22 +686,23 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
     }
   }
   const k = n - (excPos ? excPos.length : 0);
-  // Differences from the byte planes.
-  let zs: Float64Array | undefined;
+  // Differences from the byte planes, zigzag-decoded.
+  let xs: Int32Array | Float64Array | undefined;
   if (order !== ORDER_CONST) {
     const w = r.meta.u8();
     if (w > 7) throw corrupt('bad integer width');
-    zs = new Float64Array(k - 1);
-    for (let b = 0; b < w; b++) {
-      const plane = (r.intPlanes[b] as ByteReader).take(k - 1);
-      const mul = 2 ** (8 * b);
-      for (let i = 0; i < k - 1; i++) zs[i] = (zs[i] as number) + (plane[i] as number) * mul;
-    }
+    const planes: Uint8Array[] = [];
+    for (let b = 0; b < w; b++) planes.push((r.intPlanes[b] as ByteReader).take(k - 1));
+    xs = w <= 4 ? unzigzag32(planes, k - 1) : unzigzagWide(planes, k - 1);
+  }
+  const p = POW10[e] as number;
+  let m = r.ints.svarint();
+  if (!excPos && !hasCorr) {
+    decodeMantissas(out, m, xs, order, g, p);
+    return out;
   }
   const u32 = hasCorr ? new Uint32Array(out.buffer) : undefined;
-  const p = POW10[e] as number;
   const corr = r.corr;
-  let m = r.ints.svarint();
   let d = 0;
   let nextExc = excPos ? (excPos[0] as number) : -1;
   let j = 0;
@@ -712,10 +713,8 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
       nextExc = excPos && j < excPos.length ? (excPos[j] as number) : -1;
       continue;
     }
-    if (idx >= 0 && zs) {
-      const z = zs[idx] as number;
-      if (z > Number.MAX_SAFE_INTEGER) throw corrupt('integer difference out of range');
-      const x = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    if (idx >= 0 && xs) {
+      const x = xs[idx] as number;
       if (order === 1) m += g * x;
       else if (order === 2) {
         d += g * x;
@@ -724,7 +723,8 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
     }
     idx++;
     if (!(m > -INT_LIMIT && m < INT_LIMIT)) throw corrupt('mantissa out of range');
-    out[i] = e === 0 ? m : m / p;
+    // p is 1 for e = 0, and m / 1 is m exactly.
+    out[i] = m / p;
     if (u32) {
       // Add the correction to the 64-bit pattern (low word first, with carry).
       const c = corr.svarint();
@@ -736,4 +736,79 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
     }
   }
   return out;
+}
+
+/**
+ * The common segment (no exceptions, no corrections): one loop per order, so the hot loop has no
+ * per-sample branching on the codec's parameters.
+ */
+function decodeMantissas(
+  out: Float64Array,
+  first: number,
+  xs: Int32Array | Float64Array | undefined,
+  order: number,
+  g: number,
+  p: number,
+): void {
+  const n = out.length;
+  let m = first;
+  if (!(m > -INT_LIMIT && m < INT_LIMIT)) throw corrupt('mantissa out of range');
+  out[0] = m / p;
+  if (!xs) {
+    out.fill(m / p);
+    return;
+  }
+  if (order === 1) {
+    for (let i = 1; i < n; i++) {
+      m += g * (xs[i - 1] as number);
+      if (!(m > -INT_LIMIT && m < INT_LIMIT)) throw corrupt('mantissa out of range');
+      out[i] = m / p;
+    }
+  } else if (order === 2) {
+    let d = 0;
+    for (let i = 1; i < n; i++) {
+      d += g * (xs[i - 1] as number);
+      m += d;
+      if (!(m > -INT_LIMIT && m < INT_LIMIT)) throw corrupt('mantissa out of range');
+      out[i] = m / p;
+    }
+  } else {
+    for (let i = 1; i < n; i++) {
+      m = xs[i - 1] as number;
+      if (!(m > -INT_LIMIT && m < INT_LIMIT)) throw corrupt('mantissa out of range');
+      out[i] = m / p;
+    }
+  }
+}
+
+/** Little-endian byte planes of at most 4 bytes, zigzag-decoded in 32-bit integer arithmetic. */
+function unzigzag32(planes: readonly Uint8Array[], count: number): Int32Array {
+  const xs = new Int32Array(count);
+  for (let b = 0; b < planes.length; b++) {
+    const plane = planes[b] as Uint8Array;
+    const shift = 8 * b;
+    for (let i = 0; i < count; i++) xs[i] = (xs[i] as number) | ((plane[i] as number) << shift);
+  }
+  for (let i = 0; i < count; i++) {
+    const z = xs[i] as number;
+    xs[i] = (z >>> 1) ^ -(z & 1);
+  }
+  return xs;
+}
+
+/** Byte planes of 5 to 7 bytes: past 32 bits, so in float arithmetic (exact below 2^53). */
+function unzigzagWide(planes: readonly Uint8Array[], count: number): Float64Array {
+  const xs = new Float64Array(count);
+  for (let b = 0; b < planes.length; b++) {
+    const plane = planes[b] as Uint8Array;
+    const mul = 2 ** (8 * b);
+    for (let i = 0; i < count; i++) xs[i] = (xs[i] as number) + (plane[i] as number) * mul;
+  }
+  const low = planes[0] as Uint8Array;
+  for (let i = 0; i < count; i++) {
+    const z = xs[i] as number;
+    if (z > Number.MAX_SAFE_INTEGER) throw corrupt('integer difference out of range');
+    xs[i] = ((low[i] as number) & 1) === 0 ? z / 2 : -(z + 1) / 2;
+  }
+  return xs;
 }

@@ -8,7 +8,7 @@
 import { Reader, Writer } from 'protobufjs/minimal';
 import type { Label, LabelMatcher, Labels, MatcherType, SeriesPiece } from '../types';
 import { DecodeError } from './decode-error';
-import { SampleBuffer, bytesOf } from './sample-buffer';
+import { SampleBuffer } from './sample-buffer';
 import { int64Size, readInt64, writeInt64 } from './varint';
 
 /** ReadRequest.ResponseType */
@@ -413,87 +413,155 @@ function writeUvarint32(buf: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
+const TWO_32 = 4294967296;
+
+/**
+ * Integer ms in [2^35, 2^42), 1971 to 2109: every real timestamp. Their varint is 6 bytes, which
+ * the encoder writes unrolled; a sample is 18 bytes on this path.
+ */
+function isSixByteTimestamp(t: number): boolean {
+  return t >= 0x800000000 && t < 0x40000000000 && Math.floor(t) === t;
+}
+
 /**
  * The bytes of a message whose field 1 is `repeated TimeSeries` (WriteRequest, QueryResult).
  * Every sample carries both fields, even zero ones, so -0.0 keeps its sign.
  */
-function encodeTimeSeriesList(series: readonly SeriesPiece[]): Uint8Array {
-  // Pass 1: sizes.
-  const seriesSizes = new Array<number>(series.length);
-  const labelSizes: number[] = [];
-  let total = 0;
-  for (let s = 0; s < series.length; s++) {
-    const piece = series[s]!;
-    const ts = piece.timestamps;
-    if (piece.values.length !== ts.length) {
-      throw new RangeError(`series has ${ts.length} timestamps but ${piece.values.length} values`);
+function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch): Uint8Array {
+  // Room for the worst case: 5-byte lengths, 3 UTF-8 bytes per UTF-16 unit, 10-byte timestamps.
+  let bound = 0;
+  for (const piece of series) {
+    const n = piece.timestamps.length;
+    if (piece.values.length !== n) {
+      throw new RangeError(`series has ${n} timestamps but ${piece.values.length} values`);
     }
-    let size = 0;
-    for (const l of piece.labels) {
-      const n = Buffer.byteLength(l.name, 'utf8');
-      const v = Buffer.byteLength(l.value, 'utf8');
-      const ls = 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v;
-      labelSizes.push(n, v, ls);
-      size += 1 + uvarintSize(ls) + ls;
-    }
-    for (let i = 0; i < ts.length; i++) {
-      const t = ts[i]!;
-      if (!Number.isSafeInteger(t)) throw new RangeError(`timestamp ${t} is not an integer number of ms`);
-      // tag + len + (tag + 8 value bytes) + (tag + varint)
-      size += 2 + 9 + 1 + int64Size(t);
-    }
-    seriesSizes[s] = size;
-    total += 1 + uvarintSize(size) + size;
+    bound += 6 + 22 * n;
+    for (const l of piece.labels) bound += 17 + 3 * (l.name.length + l.value.length);
   }
-
-  // Pass 2: bytes.
-  const out = Buffer.allocUnsafe(total);
+  const out = scratch ? scratch.take(bound) : Buffer.allocUnsafe(bound);
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = 0;
-  let li = 0;
-  for (let s = 0; s < series.length; s++) {
-    const piece = series[s]!;
-    out[pos++] = 0x0a;
-    pos = writeUvarint32(out, pos, seriesSizes[s]!);
+  for (const piece of series) {
+    const start = pos;
+    let labelBytes = 0;
     for (const l of piece.labels) {
-      const n = labelSizes[li++]!;
-      const v = labelSizes[li++]!;
-      const ls = labelSizes[li++]!;
-      out[pos++] = 0x0a;
-      pos = writeUvarint32(out, pos, ls);
-      out[pos++] = 0x0a;
-      pos = writeUvarint32(out, pos, n);
-      pos += out.write(l.name, pos, n, 'utf8');
-      out[pos++] = 0x12;
-      pos = writeUvarint32(out, pos, v);
-      pos += out.write(l.value, pos, v, 'utf8');
+      const ls = labelSize(l);
+      labelBytes += 1 + uvarintSize(ls) + ls;
     }
-    const ts = piece.timestamps;
-    const vb = bytesOf(piece.values);
-    for (let i = 0; i < ts.length; i++) {
-      const t = ts[i]!;
-      out[pos++] = 0x12;
-      out[pos++] = 10 + int64Size(t);
-      out[pos++] = 0x09;
-      const p = 8 * i;
-      out[pos++] = vb[p]!;
-      out[pos++] = vb[p + 1]!;
-      out[pos++] = vb[p + 2]!;
-      out[pos++] = vb[p + 3]!;
-      out[pos++] = vb[p + 4]!;
-      out[pos++] = vb[p + 5]!;
-      out[pos++] = vb[p + 6]!;
-      out[pos++] = vb[p + 7]!;
-      out[pos++] = 0x10;
-      pos = writeInt64(out, pos, t);
-    }
+    // One pass: the length assumes every timestamp takes the 6-byte path; a series where one
+    // does not is written again with exact sizes.
+    const n = piece.timestamps.length;
+    out[pos++] = 0x0a;
+    pos = writeUvarint32(out, pos, labelBytes + 18 * n);
+    pos = writeLabels(out, pos, piece.labels);
+    const end = writeSixByteSamples(out, dv, pos, piece);
+    pos = end >= 0 ? end : writeSeriesExactly(out, dv, start, piece, labelBytes);
   }
-  if (pos !== total) throw new Error(`internal error: encoded ${pos} of ${total} bytes`);
-  return out;
+  return out.subarray(0, pos);
 }
 
-/** A remote-write 1.0 WriteRequest (uncompressed) carrying the given series. */
-export function encodeWriteRequest(series: readonly SeriesPiece[]): Uint8Array {
-  return encodeTimeSeriesList(series);
+function labelSize(l: Label): number {
+  const n = Buffer.byteLength(l.name, 'utf8');
+  const v = Buffer.byteLength(l.value, 'utf8');
+  return 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v;
+}
+
+function writeLabels(out: Buffer, pos: number, labels: Labels): number {
+  for (const l of labels) {
+    const n = Buffer.byteLength(l.name, 'utf8');
+    const v = Buffer.byteLength(l.value, 'utf8');
+    out[pos++] = 0x0a;
+    pos = writeUvarint32(out, pos, 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v);
+    out[pos++] = 0x0a;
+    pos = writeUvarint32(out, pos, n);
+    pos += out.write(l.name, pos, n, 'utf8');
+    out[pos++] = 0x12;
+    pos = writeUvarint32(out, pos, v);
+    pos += out.write(l.value, pos, v, 'utf8');
+  }
+  return pos;
+}
+
+/**
+ * The samples of a series, 18 bytes each: tag and length, value tag, the value's 8 bytes moved
+ * as two 32-bit words (NaN payloads unchanged), timestamp tag and an unrolled 6-byte varint.
+ * Returns the end, or -1 at the first timestamp outside [2^35, 2^42).
+ */
+function writeSixByteSamples(out: Buffer, dv: DataView, pos: number, piece: SeriesPiece): number {
+  const ts = piece.timestamps;
+  const vw = new Uint32Array(piece.values.buffer, piece.values.byteOffset, 2 * piece.values.length);
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (!isSixByteTimestamp(t)) return -1;
+    const lo = t >>> 0;
+    const hi = (t - lo) / TWO_32;
+    dv.setUint16(pos, 0x1012, true);
+    out[pos + 2] = 0x09;
+    dv.setUint32(pos + 3, vw[2 * i]!, true);
+    dv.setUint32(pos + 7, vw[2 * i + 1]!, true);
+    out[pos + 11] = 0x10;
+    dv.setUint32(
+      pos + 12,
+      ((lo & 0x7f) |
+        0x80 |
+        ((((lo >>> 7) & 0x7f) | 0x80) << 8) |
+        ((((lo >>> 14) & 0x7f) | 0x80) << 16) |
+        ((((lo >>> 21) & 0x7f) | 0x80) << 24)) >>>
+        0,
+      true,
+    );
+    out[pos + 16] = (lo >>> 28) | ((hi & 0x07) << 4) | 0x80;
+    out[pos + 17] = hi >>> 3;
+    pos += 18;
+  }
+  return pos;
+}
+
+/** A whole series at `start` with exact sizes, for timestamps of any integer magnitude. */
+function writeSeriesExactly(out: Buffer, dv: DataView, start: number, piece: SeriesPiece, labelBytes: number): number {
+  const ts = piece.timestamps;
+  let size = labelBytes;
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (!Number.isSafeInteger(t)) throw new RangeError(`timestamp ${t} is not an integer number of ms`);
+    size += 2 + 9 + 1 + int64Size(t);
+  }
+  let pos = start;
+  out[pos++] = 0x0a;
+  pos = writeUvarint32(out, pos, size);
+  pos = writeLabels(out, pos, piece.labels);
+  const vw = new Uint32Array(piece.values.buffer, piece.values.byteOffset, 2 * piece.values.length);
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    out[pos++] = 0x12;
+    out[pos++] = 10 + int64Size(t);
+    out[pos++] = 0x09;
+    dv.setUint32(pos, vw[2 * i]!, true);
+    dv.setUint32(pos + 4, vw[2 * i + 1]!, true);
+    pos += 8;
+    out[pos++] = 0x10;
+    pos = writeInt64(out, pos, t);
+  }
+  return pos;
+}
+
+/** A growable buffer reused across encodings, so a restore does not allocate each request anew. */
+export class Scratch {
+  private buf = Buffer.allocUnsafe(0);
+
+  /** A view of n bytes, valid until the next call. */
+  take(n: number): Buffer {
+    if (this.buf.length < n) this.buf = Buffer.allocUnsafe(Math.max(n, 2 * this.buf.length));
+    return this.buf.subarray(0, n);
+  }
+}
+
+/**
+ * A remote-write 1.0 WriteRequest (uncompressed) carrying the given series. With `scratch`, the
+ * result is a view into it, valid until the scratch is used again.
+ */
+export function encodeWriteRequest(series: readonly SeriesPiece[], scratch?: Scratch): Uint8Array {
+  return encodeTimeSeriesList(series, scratch);
 }
 
 /** Decodes a remote-write 1.0 WriteRequest (uncompressed), e.g. in a test receiver. */

@@ -25,20 +25,34 @@ export function trimPiece(piece: SeriesPiece, window: TimeWindow): SeriesPiece |
   return { labels: piece.labels, timestamps: ts.subarray(a, b), values: piece.values.subarray(a, b) };
 }
 
+/** The samples of a piece a restore keeps, or undefined; remembers the last series' verdict. */
+export class PieceFilter {
+  private lastLabels: SeriesPiece['labels'] | undefined;
+  private lastMatch = false;
+
+  constructor(
+    private readonly window: TimeWindow,
+    private readonly selectorGroups: readonly (readonly LabelMatcher[])[],
+  ) {}
+
+  keep(piece: SeriesPiece): SeriesPiece | undefined {
+    if (piece.labels !== this.lastLabels) {
+      this.lastLabels = piece.labels;
+      this.lastMatch =
+        this.selectorGroups.length === 0 || this.selectorGroups.some((g) => matchLabels(piece.labels, g));
+    }
+    return this.lastMatch ? trimPiece(piece, this.window) : undefined;
+  }
+}
+
 export async function* filterPieces(
   pieces: AsyncIterable<SeriesPiece>,
   window: TimeWindow,
   selectorGroups: readonly (readonly LabelMatcher[])[],
 ): AsyncGenerator<SeriesPiece> {
-  let lastLabels: SeriesPiece['labels'] | undefined;
-  let lastMatch = false;
+  const filter = new PieceFilter(window, selectorGroups);
   for await (const piece of pieces) {
-    if (piece.labels !== lastLabels) {
-      lastLabels = piece.labels;
-      lastMatch = selectorGroups.length === 0 || selectorGroups.some((g) => matchLabels(piece.labels, g));
-    }
-    if (!lastMatch) continue;
-    const trimmed = trimPiece(piece, window);
-    if (trimmed) yield trimmed;
+    const kept = filter.keep(piece);
+    if (kept) yield kept;
   }
 }

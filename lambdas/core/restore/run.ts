@@ -13,9 +13,9 @@ import {
   TargetRejectedError,
   TargetUnavailableError,
 } from '../errors';
-import { decodeShard } from '../format';
+import { decodeShardBlocks } from '../format';
 import { fetchVerified } from './fetch';
-import { filterPieces } from './filter';
+import { PieceFilter } from './filter';
 import { WritePipeline, type WritePipelineOptions } from './write';
 import { labelsEqual } from '../labels';
 
@@ -48,7 +48,58 @@ export interface RestoreShardInput {
   readonly selectorGroups: readonly (readonly LabelMatcher[])[];
 }
 
-/** One shard into an existing pipeline; flushes it so the shard's result is final. */
+/** What one shard put on the wire. */
+export interface ShardCounts {
+  readonly series: number;
+  readonly samples: number;
+  readonly requests: number;
+}
+
+/**
+ * Turns a verified shard's bytes into remote-write requests: decode → filter → batch → send.
+ * In-process by default; the CLI runs it on a worker thread, so the decoding never holds up the
+ * event loop that receives the target's responses.
+ */
+export interface ShardReplayer {
+  replay(body: AsyncIterable<Uint8Array>, input: RestoreShardInput): Promise<ShardCounts>;
+}
+
+/** Decodes one verified shard into an existing pipeline; flushes it so the counts are final. */
+export async function replayInto(
+  body: AsyncIterable<Uint8Array>,
+  input: RestoreShardInput,
+  pipeline: WritePipeline,
+): Promise<ShardCounts> {
+  const before = pipeline.counts;
+  const filter = new PieceFilter(input.window, input.selectorGroups);
+  let series = 0;
+  let lastLabels: Parameters<typeof labelsEqual>[0] | undefined;
+  for await (const block of decodeShardBlocks(body)) {
+    for (const piece of block) {
+      const kept = filter.keep(piece);
+      if (!kept) continue;
+      if (!lastLabels || !labelsEqual(lastLabels, kept.labels)) series++;
+      lastLabels = kept.labels;
+      // Waits only when the piece's lane is full.
+      const full = pipeline.add(kept);
+      if (full) await full;
+    }
+  }
+  await pipeline.flush();
+  const after = pipeline.counts;
+  return { series, samples: after.samples - before.samples, requests: after.requests - before.requests };
+}
+
+export function inProcessReplayer(
+  writer: RemoteWriter,
+  writeOptions: WritePipelineOptions = {},
+  signal?: AbortSignal,
+): ShardReplayer {
+  // A fresh pipeline per shard: a failed shard leaves nothing half-sent behind for the next.
+  return { replay: (body, input) => replayInto(body, input, new WritePipeline(writer, writeOptions, signal)) };
+}
+
+/** One shard into an existing pipeline: fetch, verify, replay. */
 export async function restoreShard(
   store: ObjectStore,
   manifest: ShardManifest,
@@ -57,24 +108,8 @@ export async function restoreShard(
   nowMs: () => number = Date.now,
 ): Promise<RestoreShardResult> {
   const started = nowMs();
-  const before = pipeline.counts;
-  const body = await fetchVerified(store, manifest);
-  let series = 0;
-  let lastLabels: Parameters<typeof labelsEqual>[0] | undefined;
-  for await (const piece of filterPieces(decodeShard(body), input.window, input.selectorGroups)) {
-    if (!lastLabels || !labelsEqual(lastLabels, piece.labels)) series++;
-    lastLabels = piece.labels;
-    await pipeline.add(piece);
-  }
-  await pipeline.flush();
-  const after = pipeline.counts;
-  return {
-    key: manifest.object_key,
-    series,
-    samples: after.samples - before.samples,
-    requests: after.requests - before.requests,
-    seconds: (nowMs() - started) / 1000,
-  };
+  const counts = await replayInto(await fetchVerified(store, manifest), input, pipeline);
+  return { key: manifest.object_key, ...counts, seconds: (nowMs() - started) / 1000 };
 }
 
 export interface RestoreRunDeps {
@@ -83,6 +118,8 @@ export interface RestoreRunDeps {
   readonly nowMs?: () => number;
   readonly onShardDone?: (result: RestoreShardResult | RestoreFailure, done: number, total: number) => void;
   readonly signal?: AbortSignal;
+  /** Where shards are decoded and sent; in-process through `writer` unless given. */
+  readonly replayer?: ShardReplayer;
 }
 
 export async function runRestore(
@@ -95,16 +132,17 @@ export async function runRestore(
   const started = nowMs();
   const results: RestoreShardResult[] = [];
   const failures: RestoreFailure[] = [];
+  const replayer = deps.replayer ?? inProcessReplayer(deps.writer, writeOptions, deps.signal);
   let stopped: unknown;
   for (const manifest of shards) {
     let outcome: RestoreShardResult | RestoreFailure;
     if (stopped !== undefined) {
       outcome = failureOf(manifest, stopped, 'not attempted: ');
     } else {
-      // A fresh pipeline per shard: a failed shard leaves nothing half-sent behind for the next.
-      const pipeline = new WritePipeline(deps.writer, writeOptions, deps.signal);
+      const shardStarted = nowMs();
       try {
-        outcome = await restoreShard(deps.store, manifest, input, pipeline, nowMs);
+        const counts = await replayer.replay(await fetchVerified(deps.store, manifest), input);
+        outcome = { key: manifest.object_key, ...counts, seconds: (nowMs() - shardStarted) / 1000 };
       } catch (err) {
         if (!isShardLocal(err)) stopped = err;
         outcome = failureOf(manifest, err, '');

@@ -8,9 +8,18 @@
  * is full. The reader never gets far ahead of what the target accepts, and memory stays at most
  * (queue + 1) batches per lane.
  */
-import type { RemoteWriter } from '../ports';
+import type { RemoteWriter, WriteBatch } from '../ports';
 import type { SeriesPiece } from '../types';
-import { formatLabels } from '../labels';
+import { encodeWriteRequest, type Scratch } from '../prom/prompb';
+import { snappyCompress } from '../prom/snappy';
+
+/**
+ * A batch with its request body: the remote-write 1.0 WriteRequest, snappy-compressed. The
+ * scratch is free again when this returns (snappy has copied it into the body).
+ */
+export function withRequestBody(batch: WriteBatch, scratch?: Scratch): WriteBatch {
+  return batch.body ? batch : { ...batch, body: snappyCompress(encodeWriteRequest(batch.series, scratch)) };
+}
 
 export interface WritePipelineOptions {
   /** Samples per request. Prometheus sends up to 2000 by default; larger batches cut per-request overhead. */
@@ -62,11 +71,15 @@ export class WritePipeline {
     return { samples: this.samplesSent, requests: this.requests };
   }
 
-  async add(piece: SeriesPiece): Promise<void> {
+  /**
+   * Adds a piece to its lane's batch. Returns a promise only when the lane is full and the caller
+   * must wait for it (back-pressure); otherwise the piece is taken at once, without an await.
+   */
+  add(piece: SeriesPiece): Promise<void> | undefined {
     this.throwIfFailed();
     const lane = this.laneOf(piece);
-    let offset = 0;
     const n = piece.timestamps.length;
+    let offset = 0;
     while (offset < n) {
       const take = Math.min(n - offset, this.batchSamples - lane.samples);
       const part =
@@ -80,22 +93,50 @@ export class WritePipeline {
       lane.series.push(part);
       lane.samples += take;
       offset += take;
-      if (lane.samples >= this.batchSamples) await this.send(lane);
+      if (lane.samples >= this.batchSamples) {
+        if (lane.sends.length > this.queuePerLane) return this.cutWhenRoom(lane, piece, offset);
+        this.cut(lane);
+      }
+    }
+    return undefined;
+  }
+
+  /** Waits for room in the lane's queue, cuts its full batch, then adds the rest of the piece. */
+  private async cutWhenRoom(lane: Lane, piece: SeriesPiece, offset: number): Promise<void> {
+    while (lane.sends.length > this.queuePerLane) await lane.sends[0];
+    this.throwIfFailed();
+    this.cut(lane);
+    if (offset < piece.timestamps.length) {
+      await this.add({
+        labels: piece.labels,
+        timestamps: piece.timestamps.subarray(offset),
+        values: piece.values.subarray(offset),
+      });
     }
   }
 
   /** Sends what is batched and waits for every request; rejects with the first failure. */
   async flush(): Promise<void> {
-    for (const lane of this.lanes) if (lane.samples > 0) await this.send(lane);
+    for (const lane of this.lanes) {
+      if (lane.samples === 0) continue;
+      while (lane.sends.length > this.queuePerLane) await lane.sends[0];
+      this.throwIfFailed();
+      this.cut(lane);
+    }
     await Promise.all(this.lanes.flatMap((l) => l.sends));
     this.throwIfFailed();
   }
 
   /** The lane a series is sent on; tools that replay the same requests use it to keep the same order. */
   laneIndex(labels: SeriesPiece['labels']): number {
-    const key = formatLabels(labels);
+    // FNV-1a over names and values, each closed by a separator so that boundaries count.
     let h = 0x811c9dc5;
-    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    for (const l of labels) {
+      for (let i = 0; i < l.name.length; i++) h = Math.imul(h ^ l.name.charCodeAt(i), 0x01000193);
+      h = Math.imul(h ^ 0xffff, 0x01000193);
+      for (let i = 0; i < l.value.length; i++) h = Math.imul(h ^ l.value.charCodeAt(i), 0x01000193);
+      h = Math.imul(h ^ 0xffff, 0x01000193);
+    }
     return (h >>> 0) % this.lanes.length;
   }
 
@@ -108,11 +149,11 @@ export class WritePipeline {
     return lane;
   }
 
-  private async send(lane: Lane): Promise<void> {
-    // Back-pressure: wait for the lane's oldest request while its queue is full.
-    while (lane.sends.length > this.queuePerLane) await lane.sends[0];
-    this.throwIfFailed();
-    const batch = { series: lane.series, samples: lane.samples };
+  /** Turns the lane's batch into a request queued behind the lane's earlier ones. */
+  private cut(lane: Lane): void {
+    const whole = { series: lane.series, samples: lane.samples };
+    // Encoded now, while this lane's earlier requests are in flight, not when it is its turn.
+    const batch = this.writer.prepare ? this.writer.prepare(whole) : whole;
     lane.series = [];
     lane.samples = 0;
     this.requests++;

@@ -55,6 +55,28 @@ describe('remote write', () => {
     expect(obj.timeseries[2]!.labels).toEqual(series[2]!.labels);
   });
 
+  it('encodes timestamps at the edges of the unrolled six-byte varint as the reference schema reads them', () => {
+    const edges = [2 ** 35 - 1, 2 ** 35, 2 ** 35 + 1, 1_763_000_000_123, 2 ** 42 - 1, 2 ** 42, 2 ** 42 + 1];
+    // Six-byte timestamps first, then one that is not: the series is rewritten with exact sizes.
+    const late = [1_763_000_000_000, 1_763_000_001_000, 2 ** 42 + 5];
+    const input = [
+      piece(
+        { a: 'b' },
+        edges,
+        edges.map(() => 0n),
+      ),
+      piece(
+        { c: 'd' },
+        late,
+        late.map(() => 1n),
+      ),
+    ];
+    const bytes = encodeWriteRequest(input);
+    const obj = asObject('WriteRequest', bytes) as { timeseries: { samples: { timestamp: number }[] }[] };
+    expect(obj.timeseries.map((t) => t.samples.map((s) => s.timestamp))).toEqual([edges, late]);
+    expect(decodeWriteRequest(bytes).map((p) => Array.from(p.timestamps))).toEqual([edges, late]);
+  });
+
   it('writes the raw little-endian bytes of the staleness marker and the sign of -0', () => {
     const bytes = Buffer.from(encodeWriteRequest([piece({ a: 'b' }, [1, 2], [STALE_NAN, 0x8000000000000000n])]));
     expect(bytes.includes(Buffer.from('09020000000000f07f', 'hex'))).toBe(true);

@@ -68,11 +68,13 @@ describe('WritePipeline', () => {
     );
     const settled = (p: Promise<void>) =>
       Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
-    // One request in flight plus two queued: three full batches go in without waiting.
-    for (let b = 0; b < 3; b++) expect(await settled(pipeline.add(series(sameLane[0]!, b * 5, 5)))).toBe(true);
+    // One request in flight plus two queued: three full batches go in at once, with no promise to wait on.
+    for (let b = 0; b < 3; b++) expect(pipeline.add(series(sameLane[0]!, b * 5, 5))).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 10));
     expect(writes).toEqual([5]);
     const fourth = pipeline.add(series(sameLane[0]!, 15, 5));
-    expect(await settled(fourth)).toBe(false);
+    expect(fourth).toBeInstanceOf(Promise);
+    expect(await settled(fourth!)).toBe(false);
     release();
     await fourth;
     await pipeline.flush();
@@ -84,6 +86,6 @@ describe('WritePipeline', () => {
     const pipeline = new WritePipeline(failing, { batchSamples: 5, concurrency: 1 });
     await pipeline.add(series(0, 0, 5));
     await expect(pipeline.flush()).rejects.toThrow('rejected');
-    await expect(pipeline.add(series(0, 5, 5))).rejects.toThrow('rejected');
+    expect(() => pipeline.add(series(0, 5, 5))).toThrow('rejected');
   });
 });

@@ -1,0 +1,102 @@
+/**
+ * One HTTP POST with a deadline, for clients that send many small requests (remote write).
+ *
+ * The default goes through node:http(s) with a keep-alive agent rather than fetch: measured on
+ * 30 KB remote-write bodies, fetch costs about 0.7–1.6 ms of CPU per request and node:http about
+ * 0.2–0.5 ms, and on a small machine that CPU is taken from the target (docs/BENCHMARKS.md).
+ * `fetchPost` keeps a fetch-shaped seam for tests and callers that bring their own fetch.
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+export interface PostRequest {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface PostResponse {
+  readonly status: number;
+  readonly statusText: string;
+  /** A response header by lower-case name, or null. */
+  header(name: string): string | null;
+  /** The response body as text (error bodies are short). */
+  readonly text: string;
+}
+
+export type HttpPost = (url: string, request: PostRequest) => Promise<PostResponse>;
+
+/** A network-level failure, shaped like the errors isNetworkError() classifies. */
+function timeoutError(url: string, ms: number): Error {
+  const err = new Error(`no response from ${url} within ${ms} ms`);
+  err.name = 'TimeoutError';
+  return err;
+}
+
+/** POSTs over node:http or node:https, reusing connections; idle sockets never hold the process open. */
+export function nodeHttpPost(): HttpPost {
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true, timeout: 60_000 }),
+    'https:': new https.Agent({ keepAlive: true, timeout: 60_000 }),
+  };
+  return (url, { headers, body, timeoutMs, signal }) =>
+    new Promise<PostResponse>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const target = new URL(url);
+      const agent = agents[target.protocol as keyof typeof agents];
+      if (!agent) return reject(new Error(`${url}: only http and https URLs can be posted to`));
+      const send = target.protocol === 'https:' ? https.request : http.request;
+      const req = send(target, {
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'Content-Length': String(body.byteLength) },
+      });
+      const timer = setTimeout(() => req.destroy(timeoutError(url, timeoutMs)), timeoutMs);
+      const onAbort = () => req.destroy(signal!.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      req.on('error', (err) => {
+        done();
+        reject(err);
+      });
+      req.on('response', (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('error', (err) => {
+          done();
+          reject(err);
+        });
+        res.on('end', () => {
+          done();
+          resolve({
+            status: res.statusCode ?? 0,
+            statusText: res.statusMessage ?? '',
+            header: (name) => {
+              const v = res.headers[name.toLowerCase()];
+              return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+            },
+            text: Buffer.concat(parts).toString('utf8'),
+          });
+        });
+      });
+      req.end(body);
+    });
+}
+
+/** The same contract over a fetch implementation. */
+export function fetchPost(fetchImpl: typeof fetch): HttpPost {
+  return async (url, { headers, body, timeoutMs, signal }) => {
+    const res = await fetchImpl(url, {
+      method: 'POST',
+      headers,
+      body,
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]),
+    });
+    const text = res.ok ? (await res.arrayBuffer().catch(() => undefined), '') : await res.text().catch(() => '');
+    return { status: res.status, statusText: res.statusText, header: (name) => res.headers.get(name), text };
+  };
+}
