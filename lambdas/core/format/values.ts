@@ -114,10 +114,13 @@ class IntCandidate {
   k = 0;
   nExc = 0;
   corrections = false;
-  g = 1;
+  // g and cost hold doubles (g can pass 2^31, cost has fractions). Starting them as doubles keeps
+  // V8 from changing the fields' representation mid-run, which deoptimized the hot encoder
+  // ("wrong map") dozens of times per shard.
+  g = 1.5;
   order = 1;
   /** Estimated compressed bytes. */
-  cost = 0;
+  cost = 0.5;
 
   constructor(capacity: number, corrections: boolean) {
     this.mant = new Float64Array(capacity);
@@ -386,6 +389,10 @@ function correction(lo: number, hi: number, m: number, p: number, scratch: Value
 /** Estimated compressed bytes of a signed varint: zeros (runs of equal values) cost little. */
 function varintCost(v: number): number {
   if (v === 0) return 0.25;
+  if (v >= -0x40000000 && v < 0x40000000) {
+    // 1 byte per started 7 bits of the 32-bit zigzag.
+    return ((38 - Math.clz32((v << 1) ^ (v >> 31))) / 7) | 0;
+  }
   const z = v >= 0 ? v * 2 : -v * 2 - 1;
   return z < 0x80
     ? 1
@@ -496,63 +503,82 @@ function byteWidth(v: number): number {
   return v === 0 ? 0 : v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;
 }
 
-/** Writes a ValueKind.Int segment. */
+/**
+ * Writes a ValueKind.Int segment. Each loop lives in a function of its own: V8 compiles a hot
+ * loop on its own (on-stack replacement), and code after a loop that the loop's compiled code
+ * has never seen run costs a deoptimization every time, which profiling showed dominated cold runs.
+ */
 function writeInt(u8: Uint8Array, start: number, s: ValueStreams, c: IntCandidate, scratch: ValueScratch): void {
-  const { mant, g, order, k, nExc } = c;
+  const { g, order, k, nExc } = c;
   s.meta.u8(ValueKind.Int);
   s.meta.u8(c.e | (order << P_ORDER_SHIFT) | (nExc > 0 ? P_EXCEPTIONS : 0) | (c.corrections ? P_CORRECTIONS : 0));
   if (order === 1 || order === 2) s.meta.uvarint(g);
-  s.ints.svarint(mant[0] as number);
+  s.ints.svarint(c.mant[0] as number);
   if (order !== ORDER_CONST) {
     // Zigzagged differences (or plain mantissas), split into byte planes of a common width.
-    const { zlo, zhi } = scratch;
-    let maxHi = 0;
-    let maxLo = 0;
-    let prevD = 0;
-    for (let i = 1; i < k; i++) {
-      let x: number;
-      if (order === ORDER_PLAIN) x = mant[i] as number;
-      else {
-        const d = ((mant[i] as number) - (mant[i - 1] as number)) / g;
-        x = order === 1 ? d : d - prevD;
-        prevD = d;
-      }
-      const z = x >= 0 ? x * 2 : -x * 2 - 1;
-      const hi = z >= TWO32 ? Math.floor(z / TWO32) : 0;
-      const lo = z - hi * TWO32;
-      zlo[i - 1] = lo;
-      zhi[i - 1] = hi;
-      maxLo |= lo;
-      maxHi |= hi;
-    }
-    const w = maxHi !== 0 ? 4 + byteWidth(maxHi) : byteWidth(maxLo >>> 0);
+    const w = zigzagDifferences(c, scratch.zlo, scratch.zhi);
     s.meta.u8(w);
-    const m = k - 1;
-    for (let b = 0; b < w; b++) {
-      const pw = s.intPlanes[b] as ByteWriter;
-      pw.ensure(m);
-      const buf = pw.buf;
-      const base = pw.pos;
-      const src = b < 4 ? zlo : zhi;
-      const shift = (b & 3) * 8;
-      for (let i = 0; i < m; i++) buf[base + i] = ((src[i] as number) >>> shift) & 0xff;
-      pw.pos = base + m;
-    }
+    for (let b = 0; b < w; b++) writePlane(s.intPlanes[b] as ByteWriter, b < 4 ? scratch.zlo : scratch.zhi, b, k - 1);
   }
-  if (c.corrections) {
-    const corr = c.corr;
-    for (let i = 0; i < k; i++) s.corr.svarint(corr[i] as number);
-  }
-  if (nExc > 0) {
-    const excPos = c.excPos;
-    s.exc.uvarint(nExc);
-    let prev = -1;
-    for (let j = 0; j < nExc; j++) {
-      const pos = excPos[j] as number;
-      s.exc.uvarint(pos - prev - 1);
-      prev = pos;
-      s.raw.raw8(u8, (start + pos) * 8);
+  if (c.corrections) writeCorrections(s.corr, c.corr, k);
+  if (nExc > 0) writeExceptions(s, u8, start, c.excPos, nExc);
+}
+
+/** Zigzagged differences of the mantissas (by order and divisor) as 32-bit words; returns the byte width. */
+function zigzagDifferences(c: IntCandidate, zlo: Uint32Array, zhi: Uint32Array): number {
+  const { mant, g, order, k } = c;
+  let maxHi = 0;
+  let maxLo = 0;
+  let prevD = 0;
+  for (let i = 1; i < k; i++) {
+    let x: number;
+    if (order === ORDER_PLAIN) x = mant[i] as number;
+    else {
+      const d = ((mant[i] as number) - (mant[i - 1] as number)) / g;
+      x = order === 1 ? d : d - prevD;
+      prevD = d;
     }
+    if (x >= -0x40000000 && x < 0x40000000) {
+      // Small differences, the common case: zigzag in 32-bit integer arithmetic.
+      const lo = ((x << 1) ^ (x >> 31)) >>> 0;
+      zlo[i - 1] = lo;
+      zhi[i - 1] = 0;
+      maxLo |= lo;
+      continue;
+    }
+    const z = x >= 0 ? x * 2 : -x * 2 - 1;
+    const hi = z >= TWO32 ? Math.floor(z / TWO32) : 0;
+    const lo = z - hi * TWO32;
+    zlo[i - 1] = lo;
+    zhi[i - 1] = hi;
+    maxLo |= lo;
+    maxHi |= hi;
+  }
+  return maxHi !== 0 ? 4 + byteWidth(maxHi) : byteWidth(maxLo >>> 0);
+}
+
+/** Byte b (least significant first) of each of the first m zigzagged differences. */
+function writePlane(pw: ByteWriter, src: Uint32Array, b: number, m: number): void {
+  pw.ensure(m);
+  const buf = pw.buf;
+  const base = pw.pos;
+  const shift = (b & 3) * 8;
+  for (let i = 0; i < m; i++) buf[base + i] = ((src[i] as number) >>> shift) & 0xff;
+  pw.pos = base + m;
+}
+
+function writeCorrections(w: ByteWriter, corr: Float64Array, k: number): void {
+  for (let i = 0; i < k; i++) w.svarint(corr[i] as number);
+}
+
+function writeExceptions(s: ValueStreams, u8: Uint8Array, start: number, excPos: Int32Array, nExc: number): void {
+  s.exc.uvarint(nExc);
+  let prev = -1;
+  for (let j = 0; j < nExc; j++) {
+    const pos = excPos[j] as number;
+    s.exc.uvarint(pos - prev - 1);
+    prev = pos;
+    s.raw.raw8(u8, (start + pos) * 8);
   }
 }
 
