@@ -7,7 +7,8 @@
  *    `zstd -19`, and VictoriaMetrics' vmbackup of the same snapshot imported with vmctl;
  *  - speed: backup vs a raw remote read of the same windows; restore vs replaying the same
  *    remote-write requests built beforehand; best of N alternating rounds;
- *  - memory: peak RSS of the backup/restore process for the whole range and a quarter of it.
+ *  - memory: peak RSS of the backup/restore process for the whole range and a quarter of it,
+ *    the highest of N runs each.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -217,8 +218,15 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
     if (backup.samples !== src.samples)
       throw new Error(`backup holds ${backup.samples} samples, the source ${src.samples}`);
     const quarterTo = src.fromMs + Math.floor((src.toMs - src.fromMs) / 4);
-    log(`${name}: backup of a quarter of the range`);
-    const quarter = await worker('backup', { ...range, to: quarterTo, store: path.join(work, 'store-quarter') });
+    // As many quarter runs as full ones: peak RSS varies from run to run with the garbage
+    // collector's timing, and the highest of three against a single run would skew the ratio.
+    const quarters: WorkerResult[] = [];
+    for (let r = 0; r < flags.rounds; r++) {
+      log(`${name} round ${r + 1}/${flags.rounds}: backup of a quarter of the range`);
+      const quarterStore = path.join(work, 'store-quarter');
+      await rm(quarterStore, { recursive: true, force: true });
+      quarters.push(await worker('backup', { ...range, to: quarterTo, store: quarterStore }));
+    }
 
     const restores: WorkerResult[] = [];
     const replays: WorkerResult[] = [];
@@ -243,8 +251,11 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
       replays.push(await into('replay'));
       restores.push(await into('restore'));
     }
-    log(`${name}: restore of a quarter of the range`);
-    const restoreQuarter = await into('restore', { to: quarterTo });
+    const restoreQuarters: WorkerResult[] = [];
+    for (let r = 0; r < flags.rounds; r++) {
+      log(`${name} round ${r + 1}/${flags.rounds}: restore of a quarter of the range`);
+      restoreQuarters.push(await into('restore', { to: quarterTo }));
+    }
 
     const best = (xs: WorkerResult[]) => Math.min(...xs.map((x) => x.seconds));
     const fastest = (xs: WorkerResult[]) => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -261,11 +272,11 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
       raw_pull_seconds: round3(best(pulls)),
       backup_seconds: round3(best(backups)),
       backup_peak_rss_mb: Math.max(...backups.map((b) => b.peak_rss_mb)),
-      backup_peak_rss_mb_quarter: quarter.peak_rss_mb,
+      backup_peak_rss_mb_quarter: Math.max(...quarters.map((b) => b.peak_rss_mb)),
       raw_replay_seconds: round3(best(replays)),
       restore_seconds: round3(best(restores)),
       restore_peak_rss_mb: Math.max(...restores.map((b) => b.peak_rss_mb)),
-      restore_peak_rss_mb_quarter: restoreQuarter.peak_rss_mb,
+      restore_peak_rss_mb_quarter: Math.max(...restoreQuarters.map((b) => b.peak_rss_mb)),
       shards: backup.shards,
       rounds: flags.rounds,
       cpu_seconds: {

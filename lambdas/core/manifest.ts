@@ -9,7 +9,7 @@
 import { CorruptShardError, ObjectNotFoundError } from './errors';
 import { mapPool } from './pool';
 import type { ObjectStore } from './ports';
-import { FORMAT_VERSION, manifestDayPrefixes, validateSourceName, type ShardManifest } from './shard';
+import { FORMAT_VERSION, manifestPrefixes, validateSourceName, type ShardManifest } from './shard';
 
 /** Manifests are a few hundred bytes; anything this large is not one. */
 const MAX_MANIFEST_BYTES = 1 << 20;
@@ -207,8 +207,9 @@ async function readAll(store: ObjectStore, keys: readonly string[]): Promise<Sha
 
 /**
  * The manifests of `source` whose window intersects [fromMs, toMs), sorted by start. Lists
- * only the UTC-day prefixes that can hold such shards, given that no shard is longer than
- * `maxShardMs`, and reads only the manifests whose file name places them in the range.
+ * only the UTC-day (or, for long ranges, month) prefixes that can hold such shards, given that no
+ * shard is longer than `maxShardMs`, and reads only the manifests whose file name places them in
+ * the range.
  */
 export async function listManifests(
   store: ObjectStore,
@@ -218,7 +219,7 @@ export async function listManifests(
   maxShardMs: number,
 ): Promise<ShardManifest[]> {
   const keys: string[] = [];
-  for (const prefix of manifestDayPrefixes(source, fromMs, toMs, maxShardMs)) {
+  for (const prefix of manifestPrefixes(source, fromMs, toMs, maxShardMs)) {
     for await (const info of store.list(prefix)) {
       if (!MANIFEST_KEY.test(info.key)) continue;
       const window = windowOfKey(info.key);

@@ -91,6 +91,21 @@ export function manifestDayPrefixes(source: string, fromMs: number, toMs: number
   return out;
 }
 
+/** Past this many days a range is listed a month at a time. */
+export const LIST_BY_MONTH_AFTER_DAYS = 62;
+
+/**
+ * The prefixes to list for the manifests of a range: its UTC days (see manifestDayPrefixes), or
+ * for a range longer than LIST_BY_MONTH_AFTER_DAYS its UTC months, so that a restore of years of
+ * history lists tens of prefixes instead of thousands (each a LIST request on S3).
+ */
+export function manifestPrefixes(source: string, fromMs: number, toMs: number, maxShardMs: number): string[] {
+  const days = manifestDayPrefixes(source, fromMs, toMs, maxShardMs);
+  if (days.length <= LIST_BY_MONTH_AFTER_DAYS) return days;
+  // A day prefix is manifests/<source>/YYYY/MM/DD/: its month is all but the last segment.
+  return [...new Set(days.map((p) => p.slice(0, p.length - 3)))];
+}
+
 export function checkpointKey(source: string): string {
   return `checkpoints/${source}.json`;
 }

@@ -12,7 +12,13 @@ import {
   readManifestIfPresent,
   serializeManifest,
 } from '../../../lambdas/core/manifest';
-import { manifestKey, objectKey, type ShardManifest, type ShardRef } from '../../../lambdas/core/shard';
+import {
+  LIST_BY_MONTH_AFTER_DAYS,
+  manifestKey,
+  objectKey,
+  type ShardManifest,
+  type ShardRef,
+} from '../../../lambdas/core/shard';
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -206,6 +212,28 @@ describe('manifest store helpers', () => {
     seen.length = 0;
     await listManifests(spy, 'prod', T0, T0 + H, 6 * H);
     expect(seen).toEqual(['manifests/prod/2026/11/20/', 'manifests/prod/2026/11/21/']);
+  });
+
+  test('listManifests lists a long range a month at a time, and finds the same manifests', async () => {
+    for (const s of [T0 - 40 * D, T0 - H, T0, T0 + 3 * D]) await commit(manifestOf(ref('prod', s)));
+    const seen: string[] = [];
+    const spy: DirectoryStore = Object.create(store);
+    spy.list = (prefix: string) => {
+      seen.push(prefix);
+      return store.list(prefix);
+    };
+    const from = T0 - 5 * 365 * D;
+    const got = await listManifests(spy, 'prod', from, T0 + 30 * D, H);
+    expect(got.map((m) => (m.start_ms - T0) / H)).toEqual([-40 * 24, -1, 0, 3 * 24]);
+    // Five years in about 61 monthly LISTs, where day prefixes would take over 1,800.
+    expect(seen.length).toBeGreaterThanOrEqual(60);
+    expect(seen.length).toBeLessThanOrEqual(62);
+    expect(seen).toContain('manifests/prod/2026/11/');
+    expect(seen.every((p) => /^manifests\/prod\/\d{4}\/\d{2}\/$/.test(p))).toBe(true);
+    // Up to the threshold, the range is still listed a day at a time.
+    seen.length = 0;
+    await listManifests(spy, 'prod', T0, T0 + (LIST_BY_MONTH_AFTER_DAYS - 1) * D, H);
+    expect(seen).toHaveLength(LIST_BY_MONTH_AFTER_DAYS);
   });
 
   test('listManifests rejects a manifest that names another source', async () => {
