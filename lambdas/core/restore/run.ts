@@ -138,14 +138,23 @@ export async function runRestore(
   const failures: RestoreFailure[] = [];
   const replayer = deps.replayer ?? inProcessReplayer(deps.writer, writeOptions, deps.signal);
   let stopped: unknown;
-  for (const manifest of shards) {
+  let prefetched: Promise<AsyncIterable<Uint8Array>> | undefined;
+  for (let i = 0; i < shards.length; i++) {
+    const manifest = shards[i]!;
     let outcome: RestoreShardResult | RestoreFailure;
     if (stopped !== undefined) {
       outcome = failureOf(manifest, stopped, 'not attempted: ');
     } else {
       const shardStarted = nowMs();
+      const body = prefetched ?? fetchShard(deps.store, manifest);
+      prefetched = undefined;
       try {
-        const counts = await replayer.replay(await fetchVerified(deps.store, manifest), input);
+        const verified = await body;
+        // The next small shard is fetched and verified while this one is written: on S3 each
+        // GET's latency would otherwise stand between two shards, with the target idle.
+        const next = shards[i + 1];
+        if (next && next.stored_bytes <= PREFETCH_MAX_BYTES) prefetched = fetchShard(deps.store, next);
+        const counts = await replayer.replay(verified, input);
         outcome = { key: manifest.object_key, ...counts, seconds: (nowMs() - shardStarted) / 1000 };
       } catch (err) {
         if (!isShardLocal(err)) stopped = err;
@@ -156,6 +165,8 @@ export async function runRestore(
     else results.push(outcome);
     deps.onShardDone?.(outcome, results.length + failures.length, shards.length);
   }
+  // A run stopped early leaves no read running behind it.
+  await prefetched?.catch(() => undefined);
   return {
     shards: shards.length,
     series: results.reduce((a, r) => a + r.series, 0),
@@ -165,6 +176,16 @@ export async function runRestore(
     failed_shards: failures.length,
     failures,
   };
+}
+
+/** Shards up to this size are fetched one ahead; larger ones take long enough to write that it would not pay. */
+export const PREFETCH_MAX_BYTES = 16 * 1024 * 1024;
+
+/** fetchVerified, with its failure observed only where it is awaited (never unhandled). */
+function fetchShard(store: ObjectStore, manifest: ShardManifest): Promise<AsyncIterable<Uint8Array>> {
+  const fetching = fetchVerified(store, manifest);
+  fetching.catch(() => undefined);
+  return fetching;
 }
 
 /** Faults of one shard's bytes; anything else (the target, the network) affects every shard. */
