@@ -28,8 +28,7 @@ export interface RemoteWriteOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly timeoutMs?: number;
   readonly retry?: RetryPolicy;
-  /** How requests go out; node:http with keep-alive unless a fetch (e.g. a test double) is given. */
-  readonly post?: HttpPost;
+  /** Requests go out over node:http(s) with keep-alive, or through this fetch (e.g. a test double). */
   readonly fetchImpl?: typeof fetch;
   /** Seam for request signing (SigV4 for Amazon Managed Prometheus): returns extra headers. */
   readonly sign?: (body: Uint8Array, headers: Record<string, string>) => Promise<Record<string, string>>;
@@ -66,7 +65,7 @@ export class HttpRemoteWriter implements RemoteWriter {
 
   constructor(private readonly options: RemoteWriteOptions) {
     this.endpoint = options.url;
-    this.post = options.post ?? (options.fetchImpl ? fetchPost(options.fetchImpl) : nodeHttpPost());
+    this.post = options.fetchImpl ? fetchPost(options.fetchImpl) : nodeHttpPost();
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.baseHeaders = {
       'Content-Encoding': 'snappy',

@@ -56,15 +56,9 @@ export interface ShardCounts {
 }
 
 /**
- * Turns a verified shard's bytes into remote-write requests: decode → filter → batch → send.
- * In-process by default; the CLI runs it on a worker thread, so the decoding never holds up the
- * event loop that receives the target's responses.
+ * Decodes one verified shard into a pipeline (decode → filter → batch → send) and flushes it, so
+ * the counts are final.
  */
-export interface ShardReplayer {
-  replay(body: AsyncIterable<Uint8Array>, input: RestoreShardInput): Promise<ShardCounts>;
-}
-
-/** Decodes one verified shard into an existing pipeline; flushes it so the counts are final. */
 export async function replayInto(
   body: AsyncIterable<Uint8Array>,
   input: RestoreShardInput,
@@ -94,15 +88,6 @@ export async function replayInto(
   return { series, samples: after.samples - before.samples, requests: after.requests - before.requests };
 }
 
-export function inProcessReplayer(
-  writer: RemoteWriter,
-  writeOptions: WritePipelineOptions = {},
-  signal?: AbortSignal,
-): ShardReplayer {
-  // A fresh pipeline per shard: a failed shard leaves nothing half-sent behind for the next.
-  return { replay: (body, input) => replayInto(body, input, new WritePipeline(writer, writeOptions, signal)) };
-}
-
 /** One shard into an existing pipeline: fetch, verify, replay. */
 export async function restoreShard(
   store: ObjectStore,
@@ -122,8 +107,6 @@ export interface RestoreRunDeps {
   readonly nowMs?: () => number;
   readonly onShardDone?: (result: RestoreShardResult | RestoreFailure, done: number, total: number) => void;
   readonly signal?: AbortSignal;
-  /** Where shards are decoded and sent; in-process through `writer` unless given. */
-  readonly replayer?: ShardReplayer;
 }
 
 export async function runRestore(
@@ -136,7 +119,6 @@ export async function runRestore(
   const started = nowMs();
   const results: RestoreShardResult[] = [];
   const failures: RestoreFailure[] = [];
-  const replayer = deps.replayer ?? inProcessReplayer(deps.writer, writeOptions, deps.signal);
   let stopped: unknown;
   let prefetched: Promise<AsyncIterable<Uint8Array>> | undefined;
   for (let i = 0; i < shards.length; i++) {
@@ -154,7 +136,8 @@ export async function runRestore(
         // GET's latency would otherwise stand between two shards, with the target idle.
         const next = shards[i + 1];
         if (next && next.stored_bytes <= PREFETCH_MAX_BYTES) prefetched = fetchShard(deps.store, next);
-        const counts = await replayer.replay(verified, input);
+        // A fresh pipeline per shard: a failed shard leaves nothing half-sent behind for the next.
+        const counts = await replayInto(verified, input, new WritePipeline(deps.writer, writeOptions, deps.signal));
         outcome = { key: manifest.object_key, ...counts, seconds: (nowMs() - shardStarted) / 1000 };
       } catch (err) {
         if (!isShardLocal(err)) stopped = err;
