@@ -443,11 +443,7 @@ function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch)
   let pos = 0;
   for (const piece of series) {
     const start = pos;
-    let labelBytes = 0;
-    for (const l of piece.labels) {
-      const ls = labelSize(l);
-      labelBytes += 1 + uvarintSize(ls) + ls;
-    }
+    const labelBytes = measureLabels(piece.labels);
     // One pass: the length assumes every timestamp takes the 6-byte path; a series where one
     // does not is written again with exact sizes.
     const n = piece.timestamps.length;
@@ -460,16 +456,31 @@ function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch)
   return out.subarray(0, pos);
 }
 
-function labelSize(l: Label): number {
-  const n = Buffer.byteLength(l.name, 'utf8');
-  const v = Buffer.byteLength(l.value, 'utf8');
-  return 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v;
-}
+/** UTF-8 lengths of the last measured label set's names and values, in turn. */
+let labelLengths = new Array<number>(64).fill(0);
 
-function writeLabels(out: Buffer, pos: number, labels: Labels): number {
-  for (const l of labels) {
+/** Bytes of a label set's Label messages; keeps their text lengths for writeLabels. */
+function measureLabels(labels: Labels): number {
+  if (labelLengths.length < 2 * labels.length) labelLengths = new Array<number>(4 * labels.length).fill(0);
+  let bytes = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
     const n = Buffer.byteLength(l.name, 'utf8');
     const v = Buffer.byteLength(l.value, 'utf8');
+    labelLengths[2 * i] = n;
+    labelLengths[2 * i + 1] = v;
+    const ls = 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v;
+    bytes += 1 + uvarintSize(ls) + ls;
+  }
+  return bytes;
+}
+
+/** Writes the Label messages of the label set measureLabels saw last. */
+function writeLabels(out: Buffer, pos: number, labels: Labels): number {
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    const n = labelLengths[2 * i]!;
+    const v = labelLengths[2 * i + 1]!;
     out[pos++] = 0x0a;
     pos = writeUvarint32(out, pos, 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v);
     out[pos++] = 0x0a;
