@@ -16,13 +16,12 @@ import { planShards } from '../lambdas/core/backup/plan';
 import { planRestore } from '../lambdas/core/restore/plan';
 import { runRestore } from '../lambdas/core/restore/run';
 import { fetchVerified } from '../lambdas/core/restore/fetch';
-import { WritePipeline } from '../lambdas/core/restore/write';
+import { WritePipeline, withRequestBody } from '../lambdas/core/restore/write';
 import { decodeShard } from '../lambdas/core/format';
 import { mapPool } from '../lambdas/core/pool';
 import {
   encodeReadRequest,
   decodeChunkedReadResponse,
-  encodeWriteRequest,
   CONTENT_TYPE_STREAMED,
   RESPONSE_STREAMED_XOR_CHUNKS,
 } from '../lambdas/core/prom/prompb';
@@ -131,7 +130,7 @@ class CapturingWriter implements RemoteWriter {
   constructor(private readonly laneOf: (batch: WriteBatch) => number) {}
   async write(batch: WriteBatch): Promise<void> {
     this.bodies.push({
-      body: snappyCompress(encodeWriteRequest(batch.series)),
+      body: withRequestBody(batch).body!,
       samples: batch.samples,
       lane: this.laneOf(batch),
     });

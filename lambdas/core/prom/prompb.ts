@@ -9,7 +9,7 @@ import { Reader, Writer } from 'protobufjs/minimal';
 import type { Label, LabelMatcher, Labels, MatcherType, SeriesPiece } from '../types';
 import { DecodeError } from './decode-error';
 import { SampleBuffer } from './sample-buffer';
-import { int64Size, readInt64, writeInt64 } from './varint';
+import { int64Size, readInt64, TWO_32, writeInt64 } from './varint';
 
 /** ReadRequest.ResponseType */
 export const RESPONSE_SAMPLES = 0;
@@ -413,8 +413,6 @@ function writeUvarint32(buf: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
-const TWO_32 = 4294967296;
-
 /**
  * Integer ms in [2^35, 2^42), 1971 to 2109: every real timestamp. Their varint is 6 bytes, which
  * the encoder writes unrolled; a sample is 18 bytes on this path.
@@ -441,46 +439,43 @@ function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch)
   const out = scratch ? scratch.take(bound) : Buffer.allocUnsafe(bound);
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = 0;
+  const labelLengths: number[] = [];
   for (const piece of series) {
     const start = pos;
-    const labelBytes = measureLabels(piece.labels);
+    const labelBytes = measureLabels(piece.labels, labelLengths);
     // One pass: the length assumes every timestamp takes the 6-byte path; a series where one
     // does not is written again with exact sizes.
     const n = piece.timestamps.length;
     out[pos++] = 0x0a;
     pos = writeUvarint32(out, pos, labelBytes + 18 * n);
-    pos = writeLabels(out, pos, piece.labels);
+    pos = writeLabels(out, pos, piece.labels, labelLengths);
     const end = writeSixByteSamples(out, dv, pos, piece);
-    pos = end >= 0 ? end : writeSeriesExactly(out, dv, start, piece, labelBytes);
+    pos = end >= 0 ? end : writeSeriesExactly(out, dv, start, piece, labelBytes, labelLengths);
   }
   return out.subarray(0, pos);
 }
 
-/** UTF-8 lengths of the last measured label set's names and values, in turn. */
-let labelLengths = new Array<number>(64).fill(0);
-
-/** Bytes of a label set's Label messages; keeps their text lengths for writeLabels. */
-function measureLabels(labels: Labels): number {
-  if (labelLengths.length < 2 * labels.length) labelLengths = new Array<number>(4 * labels.length).fill(0);
+/** Bytes of a label set's Label messages; keeps their names' and values' UTF-8 lengths, in turn, in `lengths`. */
+function measureLabels(labels: Labels, lengths: number[]): number {
   let bytes = 0;
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
     const n = Buffer.byteLength(l.name, 'utf8');
     const v = Buffer.byteLength(l.value, 'utf8');
-    labelLengths[2 * i] = n;
-    labelLengths[2 * i + 1] = v;
+    lengths[2 * i] = n;
+    lengths[2 * i + 1] = v;
     const ls = 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v;
     bytes += 1 + uvarintSize(ls) + ls;
   }
   return bytes;
 }
 
-/** Writes the Label messages of the label set measureLabels saw last. */
-function writeLabels(out: Buffer, pos: number, labels: Labels): number {
+/** Writes the Label messages of a label set, with the lengths measureLabels kept. */
+function writeLabels(out: Buffer, pos: number, labels: Labels, lengths: readonly number[]): number {
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
-    const n = labelLengths[2 * i]!;
-    const v = labelLengths[2 * i + 1]!;
+    const n = lengths[2 * i]!;
+    const v = lengths[2 * i + 1]!;
     out[pos++] = 0x0a;
     pos = writeUvarint32(out, pos, 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v);
     out[pos++] = 0x0a;
@@ -529,7 +524,14 @@ function writeSixByteSamples(out: Buffer, dv: DataView, pos: number, piece: Seri
 }
 
 /** A whole series at `start` with exact sizes, for timestamps of any integer magnitude. */
-function writeSeriesExactly(out: Buffer, dv: DataView, start: number, piece: SeriesPiece, labelBytes: number): number {
+function writeSeriesExactly(
+  out: Buffer,
+  dv: DataView,
+  start: number,
+  piece: SeriesPiece,
+  labelBytes: number,
+  labelLengths: readonly number[],
+): number {
   const ts = piece.timestamps;
   let size = labelBytes;
   for (let i = 0; i < ts.length; i++) {
@@ -540,7 +542,7 @@ function writeSeriesExactly(out: Buffer, dv: DataView, start: number, piece: Ser
   let pos = start;
   out[pos++] = 0x0a;
   pos = writeUvarint32(out, pos, size);
-  pos = writeLabels(out, pos, piece.labels);
+  pos = writeLabels(out, pos, piece.labels, labelLengths);
   const vw = new Uint32Array(piece.values.buffer, piece.values.byteOffset, 2 * piece.values.length);
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i]!;

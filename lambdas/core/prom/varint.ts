@@ -12,7 +12,7 @@ export interface ByteCursor {
   readonly len: number;
 }
 
-const TWO_32 = 4294967296;
+export const TWO_32 = 4294967296;
 
 function truncated(c: ByteCursor): DecodeError {
   return new DecodeError(`varint runs past the end of the message at byte ${c.pos} of ${c.len}`);

@@ -19,11 +19,8 @@ import { PieceFilter } from './filter';
 import { WritePipeline, type WritePipelineOptions } from './write';
 import { labelsEqual } from '../labels';
 
-export interface RestoreShardResult {
+export interface RestoreShardResult extends ShardCounts {
   readonly key: string;
-  readonly series: number;
-  readonly samples: number;
-  readonly requests: number;
   readonly seconds: number;
 }
 
@@ -77,10 +74,10 @@ export async function replayInto(
       // Waits when the piece's lane is full. When the piece completed a request, it yields to
       // the event loop instead: responses waiting there free lanes for their next requests, so
       // decoding in bursts does not leave the target idle (measured: docs/BENCHMARKS.md).
-      const cut = pipeline.requestsCut;
+      const cut = pipeline.counts.requests;
       const full = pipeline.add(kept);
       if (full) await full;
-      else if (pipeline.requestsCut !== cut) await new Promise((resolve) => setImmediate(resolve));
+      else if (pipeline.counts.requests !== cut) await new Promise((resolve) => setImmediate(resolve));
     }
   }
   await pipeline.flush();

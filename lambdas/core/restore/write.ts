@@ -67,11 +67,6 @@ export class WritePipeline {
     this.lanes = Array.from({ length: concurrency }, () => ({ series: [], samples: 0, sends: [] }));
   }
 
-  /** Requests made so far (queued, in flight or sent). */
-  get requestsCut(): number {
-    return this.requests;
-  }
-
   get counts(): WriteCounts {
     return { samples: this.samplesSent, requests: this.requests };
   }
