@@ -8,6 +8,7 @@ import { PermanentError } from '../errors';
 import type { Label, Labels, SeriesPiece } from '../types';
 import { ByteReader, ByteWriter, corrupt, uvarintLen } from './bytes';
 import { crc32 } from './crc32';
+import { emptyObjectArray } from '../arrays';
 import {
   DEFAULT_VALUE_TUNING,
   ValueReaders,
@@ -152,7 +153,7 @@ export class BlockWriter {
   private readonly tsCols: Uint8Array[] = [];
   private tsNextId = 0;
   private tsBytes = 0;
-  private prevLabels: Labels = [];
+  private prevLabels: Labels = emptyObjectArray<Label>();
 
   private readonly strings = new ByteWriter(4096);
   private readonly labels = new ByteWriter(4096);
@@ -347,11 +348,13 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Decodes block bodies in order, mirroring BlockWriter's cross-block state. */
 export class BlockReader {
-  private strings: string[] = [];
+  // Emptied in place on a reset, never replaced: a fresh `[]` has another array map than a
+  // filled one, and meeting it deoptimises the decoder.
+  private readonly strings: string[] = emptyObjectArray<string>();
   private stringBytes = 0;
-  private tsCols: Uint8Array[] = [];
+  private readonly tsCols: Uint8Array[] = emptyObjectArray<Uint8Array>();
   private tsBytes = 0;
-  private prevLabels: Labels = [];
+  private prevLabels: Labels = emptyObjectArray<Label>();
   /** Labels of the last segment of the previous block, for continuations. */
   private lastLabels: Labels | null = null;
   blocks = 0;
@@ -372,28 +375,29 @@ export class BlockReader {
     if (nSeg === 0 || nSeg > LIMITS.maxBlockSegments || nSamples < nSeg || nSamples > LIMITS.maxBlockSamples) {
       throw corrupt(`block with ${nSeg} segments and ${nSamples} samples`);
     }
-    const sec = SECTIONS.map((name) => r.sub(r.uvarint(), name));
+    // Built by push, not map or slice: arrays from those builtins change maps between calls,
+    // and a map this generator did not see when it was optimised deoptimises it.
+    const sec: ByteReader[] = [];
+    for (let i = 0; i < SECTIONS.length; i++) sec.push(r.sub(r.uvarint(), SECTIONS[i] as string));
     if (!r.atEnd()) throw corrupt('bytes after the last section of a block');
-    const [strings, labels, counts, tsColumns, tsRefs, kinds, ints, exc, corr, raw, ...rest] = sec as [
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ByteReader,
-      ...ByteReader[],
-    ];
+    // Indexed, not destructured: destructuring goes through the array iterator (the same).
+    const section = (i: number): ByteReader => sec[i] as ByteReader;
+    const strings = section(0);
+    const labels = section(1);
+    const counts = section(2);
+    const tsColumns = section(3);
+    const tsRefs = section(4);
+    const intPlanes: ByteReader[] = [];
+    for (let i = 10; i < 17; i++) intPlanes.push(section(i));
+    const floatPlanes: ByteReader[] = [];
+    for (let i = 17; i < 25; i++) floatPlanes.push(section(i));
 
     if (flags & FLAG_RESET_STRINGS) {
-      this.strings = [];
+      this.strings.length = 0;
       this.stringBytes = 0;
     }
     if (flags & FLAG_RESET_TIMESTAMPS) {
-      this.tsCols = [];
+      this.tsCols.length = 0;
       this.tsBytes = 0;
     }
     while (!strings.atEnd()) {
@@ -417,7 +421,7 @@ export class BlockReader {
     }
     const decodedCols = new Map<number, Float64Array>();
 
-    const vr = new ValueReaders(kinds, ints, exc, corr, raw, rest.slice(0, 7), rest.slice(7));
+    const vr = new ValueReaders(section(5), section(6), section(7), section(8), section(9), intPlanes, floatPlanes);
     let total = 0;
     let segLabels: Labels;
     for (let s = 0; s < nSeg; s++) {

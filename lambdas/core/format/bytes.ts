@@ -174,8 +174,10 @@ export class ByteReader {
 
   svarint(): number {
     const z = this.uvarint();
-    // z <= 2^53 - 1: the halving is exact.
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    // z <= 2^53 - 1: the halving is exact. Arithmetic with 0.5 stays in doubles from the first
+    // call, so the first value past 2^30 does not deoptimise small-integer code.
+    const half = z * 0.5;
+    return half === Math.floor(half) ? half : -(half + 0.5);
   }
 
   /** A subarray of the next n bytes (no copy). */

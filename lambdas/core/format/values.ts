@@ -660,17 +660,17 @@ export function decodeValues(r: ValueReaders, n: number): Float64Array {
       return decodeInt(r, n, out, u8);
     case ValueKind.FloatXor: {
       const u32 = new Uint32Array(out.buffer);
-      const pl = r.planes.map((p) => p.take(n));
-      const [b0, b1, b2, b3, b4, b5, b6, b7] = pl as [
-        Uint8Array,
-        Uint8Array,
-        Uint8Array,
-        Uint8Array,
-        Uint8Array,
-        Uint8Array,
-        Uint8Array,
-        Uint8Array,
-      ];
+      // Indexed, not destructured: array destructuring goes through the iterator protocol, whose
+      // maps differ between the first call and later ones (a deopt of every caller inlining this).
+      const planes = r.planes;
+      const b0 = (planes[0] as ByteReader).take(n);
+      const b1 = (planes[1] as ByteReader).take(n);
+      const b2 = (planes[2] as ByteReader).take(n);
+      const b3 = (planes[3] as ByteReader).take(n);
+      const b4 = (planes[4] as ByteReader).take(n);
+      const b5 = (planes[5] as ByteReader).take(n);
+      const b6 = (planes[6] as ByteReader).take(n);
+      const b7 = (planes[7] as ByteReader).take(n);
       let lo = 0;
       let hi = 0;
       for (let i = 0; i < n; i++) {
@@ -713,13 +713,14 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
   }
   const k = n - (excPos ? excPos.length : 0);
   // Differences from the byte planes, zigzag-decoded.
-  let xs: Int32Array | Float64Array | undefined;
+  let xs: Float64Array | undefined;
   if (order !== ORDER_CONST) {
     const w = r.meta.u8();
     if (w > 7) throw corrupt('bad integer width');
     const planes: Uint8Array[] = [];
-    for (let b = 0; b < w; b++) planes.push((r.intPlanes[b] as ByteReader).take(k - 1));
-    xs = w <= 4 ? unzigzag32(planes, k - 1) : unzigzagWide(planes, k - 1);
+    const count = k - 1;
+    for (let b = 0; b < w; b++) planes.push((r.intPlanes[b] as ByteReader).take(count));
+    xs = w <= 4 ? unzigzag32(planes, count) : unzigzagWide(planes, count);
   }
   const p = POW10[e] as number;
   let m = r.ints.svarint();
@@ -771,7 +772,7 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
 function decodeMantissas(
   out: Float64Array,
   first: number,
-  xs: Int32Array | Float64Array | undefined,
+  xs: Float64Array | undefined,
   order: number,
   g: number,
   p: number,
@@ -807,9 +808,13 @@ function decodeMantissas(
   }
 }
 
-/** Little-endian byte planes of at most 4 bytes, zigzag-decoded in 32-bit integer arithmetic. */
-function unzigzag32(planes: readonly Uint8Array[], count: number): Int32Array {
-  const xs = new Int32Array(count);
+/**
+ * Little-endian byte planes of at most 4 bytes, zigzag-decoded in 32-bit integer arithmetic. The
+ * result is a Float64Array like unzigzagWide's, so the loops that read it see one array type
+ * and one number representation (mixed ones cost a deopt and a recompile of the decoder).
+ */
+function unzigzag32(planes: readonly Uint8Array[], count: number): Float64Array {
+  const xs = new Float64Array(count);
   for (let b = 0; b < planes.length; b++) {
     const plane = planes[b] as Uint8Array;
     const shift = 8 * b;
