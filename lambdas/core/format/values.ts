@@ -728,8 +728,28 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
     decodeMantissas(out, m, xs, order, g, p);
     return out;
   }
+  decodePatched(r.corr, out, m, xs, order, g, p, excPos, hasCorr);
+  return out;
+}
+
+/**
+ * A segment with exceptions or corrections: the general loop, in a function of its own so that
+ * decodeInt stays small to compile and is not recompiled when the first such segment arrives.
+ */
+function decodePatched(
+  corr: ByteReader,
+  out: Float64Array,
+  first: number,
+  xs: Float64Array | undefined,
+  order: number,
+  g: number,
+  p: number,
+  excPos: Int32Array | undefined,
+  hasCorr: boolean,
+): void {
+  const n = out.length;
+  let m = first;
   const u32 = hasCorr ? new Uint32Array(out.buffer) : undefined;
-  const corr = r.corr;
   let d = 0;
   let nextExc = excPos ? (excPos[0] as number) : -1;
   let j = 0;
@@ -762,7 +782,6 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
       u32[2 * i + 1] = ((u32[2 * i + 1] as number) + carry) >>> 0;
     }
   }
-  return out;
 }
 
 /**
