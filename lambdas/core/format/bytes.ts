@@ -147,15 +147,26 @@ export class ByteReader {
   }
 
   uvarint(): number {
+    // The one-byte case inline, the rest out of line: this is inlined at every call site of the
+    // decoder, and a small body keeps each of those compiles small (V8's compile time is a
+    // fixed cost of every cold restore).
+    const p = this.pos;
+    if (p < this.end) {
+      const x = this.buf[p] as number;
+      if (x < 0x80) {
+        this.pos = p + 1;
+        return x;
+      }
+    }
+    return this.uvarintLong();
+  }
+
+  private uvarintLong(): number {
     const b = this.buf;
     let p = this.pos;
     const end = this.end;
     if (p >= end) throw corrupt(`${this.what} ends early`);
     let x = b[p++] as number;
-    if (x < 0x80) {
-      this.pos = p;
-      return x;
-    }
     let v = x & 0x7f;
     let mul = 0x80;
     for (let i = 1; i < 8; i++) {

@@ -849,12 +849,13 @@ function unzigzag32(planes: readonly Uint8Array[], count: number): Float64Array 
 /** Byte planes of 5 to 7 bytes: past 32 bits, so in float arithmetic (exact below 2^53). */
 function unzigzagWide(planes: readonly Uint8Array[], count: number): Float64Array {
   const xs = new Float64Array(count);
+  // Read before the loops: code after a hot loop is unseen by its compiled version (a deopt).
+  const low = planes[0] as Uint8Array;
   for (let b = 0; b < planes.length; b++) {
     const plane = planes[b] as Uint8Array;
     const mul = 2 ** (8 * b);
     for (let i = 0; i < count; i++) xs[i] = (xs[i] as number) + (plane[i] as number) * mul;
   }
-  const low = planes[0] as Uint8Array;
   for (let i = 0; i < count; i++) {
     const z = xs[i] as number;
     if (z > Number.MAX_SAFE_INTEGER) throw corrupt('integer difference out of range');

@@ -427,20 +427,23 @@ function isSixByteTimestamp(t: number): boolean {
  */
 function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch): Uint8Array {
   // Room for the worst case: 5-byte lengths, 3 UTF-8 bytes per UTF-16 unit, 10-byte timestamps.
+  // Indexed loops, not for-of: the array iterator inlined twice over doubled this function's
+  // compile time, a fixed cost of every cold restore.
   let bound = 0;
-  for (const piece of series) {
+  for (let s = 0; s < series.length; s++) {
+    const piece = series[s]!;
     const n = piece.timestamps.length;
-    if (piece.values.length !== n) {
-      throw new RangeError(`series has ${n} timestamps but ${piece.values.length} values`);
-    }
+    if (piece.values.length !== n) throw seriesLengthError(piece);
     bound += 6 + 22 * n;
-    for (const l of piece.labels) bound += 17 + 3 * (l.name.length + l.value.length);
+    const labels = piece.labels;
+    for (let i = 0; i < labels.length; i++) bound += 17 + 3 * (labels[i]!.name.length + labels[i]!.value.length);
   }
   const out = scratch ? scratch.take(bound) : Buffer.allocUnsafe(bound);
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = 0;
   const labelLengths: number[] = [];
-  for (const piece of series) {
+  for (let s = 0; s < series.length; s++) {
+    const piece = series[s]!;
     const start = pos;
     const labelBytes = measureLabels(piece.labels, labelLengths);
     // One pass: the length assumes every timestamp takes the 6-byte path; a series where one
@@ -453,6 +456,10 @@ function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch)
     pos = end >= 0 ? end : writeSeriesExactly(out, dv, start, piece, labelBytes, labelLengths);
   }
   return out.subarray(0, pos);
+}
+
+function seriesLengthError(piece: SeriesPiece): RangeError {
+  return new RangeError(`series has ${piece.timestamps.length} timestamps but ${piece.values.length} values`);
 }
 
 /** Bytes of a label set's Label messages; keeps their names' and values' UTF-8 lengths, in turn, in `lengths`. */
