@@ -149,8 +149,8 @@ export class BlockWriter {
   private dictBytes = 0;
   private readonly tsIndex = new Map<number, number[]>();
   /** Most recently used columns, newest first, compared as numbers before encoding. */
-  private readonly recent: RecentColumn[] = [];
-  private readonly tsCols: Uint8Array[] = [];
+  private readonly recent: RecentColumn[] = emptyObjectArray<RecentColumn>();
+  private readonly tsCols: Uint8Array[] = emptyObjectArray<Uint8Array>();
   private tsNextId = 0;
   private tsBytes = 0;
   private prevLabels: Labels = emptyObjectArray<Label>();

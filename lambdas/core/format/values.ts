@@ -121,6 +121,8 @@ class IntCandidate {
   order = 1;
   /** Estimated compressed bytes. */
   cost = 0.5;
+  /** Estimated bytes of the differences with order 1, order 2 and of the plain mantissas. */
+  readonly orderCosts = new Float64Array(3);
 
   constructor(capacity: number, corrections: boolean) {
     this.mant = new Float64Array(capacity);
@@ -470,19 +472,10 @@ function planInt(c: IntCandidate, t: ValueTuning): void {
     c.cost = c0;
     return;
   }
-  let c1 = 0;
-  let c2 = 0;
-  let c3 = 0;
-  let prevD = 0;
-  const plain = t.orders.includes(3);
-  for (let i = 1; i < k; i++) {
-    let d = (mant[i] as number) - (mant[i - 1] as number);
-    if (g !== 1) d /= g;
-    c1 += varintCost(d);
-    c2 += varintCost(d - prevD);
-    if (plain) c3 += varintCost(mant[i] as number);
-    prevD = d;
-  }
+  measureOrders(c, g, t.orders.includes(3));
+  const c1 = c.orderCosts[0] as number;
+  const c2 = c.orderCosts[1] as number;
+  const c3 = c.orderCosts[2] as number;
   let order = 1;
   let best = c1;
   if (t.orders.includes(2) && c2 < c1 * t.orderGain && c2 < best) {
@@ -496,6 +489,29 @@ function planInt(c: IntCandidate, t: ValueTuning): void {
   c.g = g;
   c.order = order;
   c.cost = c0 + best;
+}
+
+/**
+ * The cost loop of planInt, in a function of its own: the code after a hot loop is unseen by
+ * the loop's compiled version, and planInt was deoptimised there several times per run.
+ */
+function measureOrders(c: IntCandidate, g: number, plain: boolean): void {
+  const mant = c.mant;
+  let c1 = 0;
+  let c2 = 0;
+  let c3 = 0;
+  let prevD = 0;
+  for (let i = 1; i < c.k; i++) {
+    let d = (mant[i] as number) - (mant[i - 1] as number);
+    if (g !== 1) d /= g;
+    c1 += varintCost(d);
+    c2 += varintCost(d - prevD);
+    if (plain) c3 += varintCost(mant[i] as number);
+    prevD = d;
+  }
+  c.orderCosts[0] = c1;
+  c.orderCosts[1] = c2;
+  c.orderCosts[2] = c3;
 }
 
 /** Bytes needed for a 32-bit value (0 for 0). */
@@ -585,17 +601,17 @@ function writeExceptions(s: ValueStreams, u8: Uint8Array, start: number, excPos:
 function encodeFloatXor(u32: Uint32Array, start: number, n: number, s: ValueStreams): void {
   s.meta.u8(ValueKind.FloatXor);
   const planes = s.planes;
-  for (const w of planes) w.ensure(n);
-  const [b0, b1, b2, b3, b4, b5, b6, b7] = planes.map((w) => w.buf) as [
-    Uint8Array,
-    Uint8Array,
-    Uint8Array,
-    Uint8Array,
-    Uint8Array,
-    Uint8Array,
-    Uint8Array,
-    Uint8Array,
-  ];
+  // Indexed, not for-of, map or destructuring: the iterators' maps change after the first call
+  // and deoptimise this function (and the encoder inlining it).
+  for (let b = 0; b < 8; b++) (planes[b] as ByteWriter).ensure(n);
+  const b0 = (planes[0] as ByteWriter).buf;
+  const b1 = (planes[1] as ByteWriter).buf;
+  const b2 = (planes[2] as ByteWriter).buf;
+  const b3 = (planes[3] as ByteWriter).buf;
+  const b4 = (planes[4] as ByteWriter).buf;
+  const b5 = (planes[5] as ByteWriter).buf;
+  const b6 = (planes[6] as ByteWriter).buf;
+  const b7 = (planes[7] as ByteWriter).buf;
   const p = planes[0]!.pos;
   let plo = 0;
   let phi = 0;
