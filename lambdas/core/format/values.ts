@@ -739,7 +739,7 @@ function decodeInt(r: ValueReaders, n: number, out: Float64Array, u8: Uint8Array
     xs = w <= 4 ? unzigzag32(planes, count) : unzigzagWide(planes, count);
   }
   const p = POW10[e] as number;
-  let m = r.ints.svarint();
+  const m = r.ints.svarint();
   if (!excPos && !hasCorr) {
     decodeMantissas(out, m, xs, order, g, p);
     return out;
