@@ -66,7 +66,7 @@ export class ByteWriter {
     this.pos = p;
   }
 
-  /** Zigzag varint of an integer -2^52 <= v <= 2^52. */
+  /** Zigzag varint of an integer -2^52 <= v < 2^52 (its zigzag form is at most 2^53 - 1, which the reader takes). */
   svarint(v: number): void {
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
