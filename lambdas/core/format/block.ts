@@ -465,6 +465,7 @@ export class BlockReader {
 
   private close(block: OpenBlock): void {
     if (block.total !== block.samples) throw corrupt('sample counts do not add up');
+    // Strings, labels, counts, timestamp columns and references; the value streams check themselves.
     for (let i = 0; i < 5; i++) {
       const x = block.sections[i] as ByteReader;
       if (!x.atEnd()) throw corrupt(`${x.what} has ${x.remaining} unread bytes`);
