@@ -462,6 +462,11 @@ function seriesLengthError(piece: SeriesPiece): RangeError {
   return new RangeError(`series has ${piece.timestamps.length} timestamps but ${piece.values.length} values`);
 }
 
+/** Bytes of a Label message whose name and value take n and v UTF-8 bytes (tags and lengths included). */
+function labelMessageSize(n: number, v: number): number {
+  return 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v;
+}
+
 /** Bytes of a label set's Label messages; keeps their names' and values' UTF-8 lengths, in turn, in `lengths`. */
 function measureLabels(labels: Labels, lengths: number[]): number {
   let bytes = 0;
@@ -471,7 +476,7 @@ function measureLabels(labels: Labels, lengths: number[]): number {
     const v = Buffer.byteLength(l.value, 'utf8');
     lengths[2 * i] = n;
     lengths[2 * i + 1] = v;
-    const ls = 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v;
+    const ls = labelMessageSize(n, v);
     bytes += 1 + uvarintSize(ls) + ls;
   }
   return bytes;
@@ -484,7 +489,7 @@ function writeLabels(out: Buffer, pos: number, labels: Labels, lengths: readonly
     const n = lengths[2 * i]!;
     const v = lengths[2 * i + 1]!;
     out[pos++] = 0x0a;
-    pos = writeUvarint32(out, pos, 1 + uvarintSize(n) + n + 1 + uvarintSize(v) + v);
+    pos = writeUvarint32(out, pos, labelMessageSize(n, v));
     out[pos++] = 0x0a;
     pos = writeUvarint32(out, pos, n);
     pos += out.write(l.name, pos, n, 'utf8');

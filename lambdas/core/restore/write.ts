@@ -101,11 +101,9 @@ export class WritePipeline {
     return undefined;
   }
 
-  /** Waits for room in the lane's queue, cuts its full batch, then adds the rest of the piece. */
+  /** Cuts the lane's full batch once its queue has room, then adds the rest of the piece. */
   private async cutWhenRoom(lane: Lane, piece: SeriesPiece, offset: number): Promise<void> {
-    while (lane.sends.length > this.queuePerLane) await lane.sends[0];
-    this.throwIfFailed();
-    this.cut(lane);
+    await this.cutAfterRoom(lane);
     if (offset < piece.timestamps.length) {
       await this.add({
         labels: piece.labels,
@@ -117,14 +115,16 @@ export class WritePipeline {
 
   /** Sends what is batched and waits for every request; rejects with the first failure. */
   async flush(): Promise<void> {
-    for (const lane of this.lanes) {
-      if (lane.samples === 0) continue;
-      while (lane.sends.length > this.queuePerLane) await lane.sends[0];
-      this.throwIfFailed();
-      this.cut(lane);
-    }
+    for (const lane of this.lanes) if (lane.samples > 0) await this.cutAfterRoom(lane);
     await Promise.all(this.lanes.flatMap((l) => l.sends));
     this.throwIfFailed();
+  }
+
+  /** Back-pressure: waits while the lane's queue is full, then cuts its batch. */
+  private async cutAfterRoom(lane: Lane): Promise<void> {
+    while (lane.sends.length > this.queuePerLane) await lane.sends[0];
+    this.throwIfFailed();
+    this.cut(lane);
   }
 
   /** The lane a series is sent on; tools that replay the same requests use it to keep the same order. */
