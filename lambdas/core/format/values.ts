@@ -856,14 +856,34 @@ function divideAll(out: Float64Array, p: number): void {
  */
 function unzigzag32(planes: readonly Uint8Array[], count: number): Float64Array {
   const xs = new Float64Array(count);
-  for (let b = 0; b < planes.length; b++) {
-    const plane = planes[b] as Uint8Array;
-    const shift = 8 * b;
-    for (let i = 0; i < count; i++) xs[i] = (xs[i] as number) | ((plane[i] as number) << shift);
-  }
-  for (let i = 0; i < count; i++) {
-    const z = xs[i] as number;
-    xs[i] = (z >>> 1) ^ -(z & 1);
+  const w = planes.length;
+  if (w === 0) return xs;
+  // One pass per width, not one per plane: each pass over xs converted every element between
+  // double and int32 and back, which made this the decoder's costliest loop.
+  const p0 = planes[0] as Uint8Array;
+  const p1 = planes[w > 1 ? 1 : 0] as Uint8Array;
+  const p2 = planes[w > 2 ? 2 : 0] as Uint8Array;
+  const p3 = planes[w > 3 ? 3 : 0] as Uint8Array;
+  if (w === 1) {
+    for (let i = 0; i < count; i++) {
+      const z = p0[i] as number;
+      xs[i] = (z >>> 1) ^ -(z & 1);
+    }
+  } else if (w === 2) {
+    for (let i = 0; i < count; i++) {
+      const z = (p0[i] as number) | ((p1[i] as number) << 8);
+      xs[i] = (z >>> 1) ^ -(z & 1);
+    }
+  } else if (w === 3) {
+    for (let i = 0; i < count; i++) {
+      const z = (p0[i] as number) | ((p1[i] as number) << 8) | ((p2[i] as number) << 16);
+      xs[i] = (z >>> 1) ^ -(z & 1);
+    }
+  } else {
+    for (let i = 0; i < count; i++) {
+      const z = (p0[i] as number) | ((p1[i] as number) << 8) | ((p2[i] as number) << 16) | ((p3[i] as number) << 24);
+      xs[i] = (z >>> 1) ^ -(z & 1);
+    }
   }
   return xs;
 }

@@ -298,6 +298,27 @@ describe('shard format round trip', () => {
     await roundTrip(input, { blockSamples: 4096, tuning: { tsCacheBytes: 0, dictionaryBytes: 0 } });
   });
 
+  test('integer differences of every byte width, at both edges of each', async () => {
+    // Zigzagged differences take w bytes when |d| < 2^(8w-1): pick steps at and next to each edge,
+    // both signs, so each width's decoding loop sees its largest values and its sign bit. (Seven
+    // bytes would need values past the integer codec's range.)
+    const rand = rng(3);
+    const input = [1, 2, 3, 4, 5, 6].map((w) => {
+      const edge = 2 ** (8 * w - 1);
+      const steps = [edge - 1, -edge, edge - 2, -(edge - 1), 1, -1, 0];
+      let m = 0;
+      const vals = Float64Array.from({ length: 400 }, () => {
+        const step = steps[Math.floor(rand() * steps.length)]!;
+        // Stay within the format's integer range by turning back near it.
+        m = Math.abs(m + step) < 2 ** 50 ? m + step : m - step;
+        return m;
+      });
+      return piece(job('width', { w: String(w) }), range(400), vals);
+    });
+    const r = await roundTrip(input);
+    expect(r.stats.kinds.int.segments).toBeGreaterThanOrEqual(6);
+  });
+
   test('timestamps: negative, irregular, large gaps and the limits', async () => {
     const big = 2 ** 50 - 1;
     await roundTrip([
