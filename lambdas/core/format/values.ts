@@ -858,8 +858,9 @@ function unzigzag32(planes: readonly Uint8Array[], count: number): Float64Array 
   const xs = new Float64Array(count);
   const w = planes.length;
   if (w === 0) return xs;
-  // One pass per width, not one per plane: each pass over xs converted every element between
-  // double and int32 and back, which made this the decoder's costliest loop.
+  // A single pass, with a loop written for each width, instead of one pass over xs per plane:
+  // each of those converted every element between double and int32 and back, which made this
+  // the decoder's costliest loop.
   const p0 = planes[0] as Uint8Array;
   const p1 = planes[w > 1 ? 1 : 0] as Uint8Array;
   const p2 = planes[w > 2 ? 2 : 0] as Uint8Array;
