@@ -632,7 +632,7 @@ function encodeFloatXor(u32: Uint32Array, start: number, n: number, s: ValueStre
     b6[q] = (xl >>> 8) & 0xff;
     b7[q] = xl & 0xff;
   }
-  for (const w of planes) w.pos = p + n;
+  for (let b = 0; b < 8; b++) (planes[b] as ByteWriter).pos = p + n;
 }
 
 /** Readers over the value streams of one block. */

@@ -18,6 +18,7 @@
 import { DecodeError } from './decode-error';
 import type { SampleBuffer } from './sample-buffer';
 import { wordsOf } from './sample-buffer';
+import { TWO_32 } from './varint';
 
 /** Prometheus chunkenc.Encoding values. */
 export const CHUNK_ENCODING_XOR = 1;
@@ -29,7 +30,6 @@ export const CHUNK_ENCODING_OOO_XOR = 0x81;
 /** Prometheus cuts chunks at this many samples. */
 export const SAMPLES_PER_CHUNK = 120;
 
-const TWO_32 = 4294967296;
 /** Zero words after a chunk's words: more than one sample can ever read (at most ~19 bytes). */
 const PAD_WORDS = 8;
 
