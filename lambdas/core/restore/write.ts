@@ -3,10 +3,10 @@
  *
  * Series are hashed onto lanes (as Prometheus' own queue manager shards them); a lane sends one
  * request at a time, so the samples of a series reach the target in time order while lanes run
- * in parallel. A lane may queue a few full batches behind its request in flight, so one busy
- * lane does not stall the reader while the others idle; `add` waits only when its lane's queue
- * is full. The reader never gets far ahead of what the target accepts, and memory stays at most
- * (queue + 1) batches per lane.
+ * in parallel. A lane may queue full batches behind its request in flight, so one busy lane does
+ * not stall the reader while the others idle; `add` waits only when its lane's queue is full. The
+ * reader never gets far ahead of what the target accepts, and memory stays at most (queue + 1)
+ * batches per lane.
  */
 import type { RemoteWriter, WriteBatch } from '../ports';
 import type { SeriesPiece } from '../types';
@@ -26,13 +26,26 @@ export interface WritePipelineOptions {
   readonly batchSamples?: number;
   /** Requests in flight at once. */
   readonly concurrency?: number;
-  /** Batches a lane may hold ready behind its request in flight. */
+  /** Batches a lane may hold ready behind its request in flight; by default, QUEUED_SAMPLES_PER_LANE's worth. */
   readonly queuePerLane?: number;
 }
 
 export const DEFAULT_BATCH_SAMPLES = 5000;
 export const DEFAULT_WRITE_CONCURRENCY = 4;
-export const DEFAULT_QUEUE_PER_LANE = 2;
+
+/**
+ * Samples a lane may hold ready, in whole batches and at least two. Series reach lanes in the
+ * order they are decoded, so lanes fill unevenly and the reader waits on whichever is full while
+ * the others drain. With two batches of 5000, all four lanes were busy 60-75 % of a restore;
+ * with 40,000 samples, 83-90 % (docs/BENCHMARKS.md). Counted in samples so that large batches do
+ * not multiply the memory it holds.
+ */
+export const QUEUED_SAMPLES_PER_LANE = 40_000;
+
+/** The batches a lane queues behind its request in flight, for a batch size. */
+export function defaultQueuePerLane(batchSamples: number): number {
+  return Math.max(2, Math.ceil(QUEUED_SAMPLES_PER_LANE / batchSamples));
+}
 
 interface Lane {
   series: SeriesPiece[];
@@ -63,7 +76,7 @@ export class WritePipeline {
   ) {
     this.batchSamples = Math.max(1, options.batchSamples ?? DEFAULT_BATCH_SAMPLES);
     const concurrency = Math.max(1, options.concurrency ?? DEFAULT_WRITE_CONCURRENCY);
-    this.queuePerLane = Math.max(0, options.queuePerLane ?? DEFAULT_QUEUE_PER_LANE);
+    this.queuePerLane = Math.max(0, options.queuePerLane ?? defaultQueuePerLane(this.batchSamples));
     this.lanes = Array.from({ length: concurrency }, () => ({ series: [], samples: 0, sends: [] }));
   }
 

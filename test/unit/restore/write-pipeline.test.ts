@@ -1,4 +1,4 @@
-import { WritePipeline } from '../../../lambdas/core/restore/write';
+import { WritePipeline, type WritePipelineOptions } from '../../../lambdas/core/restore/write';
 import type { RemoteWriter, WriteBatch } from '../../../lambdas/core/ports';
 import type { SeriesPiece } from '../../../lambdas/core/types';
 import { formatLabels } from '../../../lambdas/core/labels';
@@ -50,7 +50,11 @@ describe('WritePipeline', () => {
     expect(seen.size).toBe(10);
   });
 
-  it('lets a lane queue batches behind a slow request, then pushes back', async () => {
+  /**
+   * Fills one lane whose first request never returns until released; returns how many full
+   * batches it took without a promise to wait on, and checks that the next one pushes back.
+   */
+  async function batchesTakenBeforePushBack(options: WritePipelineOptions & { batchSamples: number }) {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const writes: number[] = [];
@@ -61,24 +65,33 @@ describe('WritePipeline', () => {
         await gate;
       },
     };
-    const pipeline = new WritePipeline(writer, { batchSamples: 5, concurrency: 2, queuePerLane: 2 });
-    const lane = pipeline.laneIndex(series(0, 0, 1).labels);
-    const sameLane = Array.from({ length: 50 }, (_, i) => i).filter(
-      (i) => pipeline.laneIndex(series(i, 0, 1).labels) === lane,
-    );
+    const pipeline = new WritePipeline(writer, { concurrency: 2, ...options });
+    const n = options.batchSamples;
     const settled = (p: Promise<void>) =>
       Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
-    // One request in flight plus two queued: three full batches go in at once, with no promise to wait on.
-    for (let b = 0; b < 3; b++) expect(pipeline.add(series(sameLane[0]!, b * 5, 5))).toBeUndefined();
+    let taken = 0;
+    let waiting: Promise<void> | undefined;
+    while (!(waiting = pipeline.add(series(0, taken * n, n)))) taken++;
     await new Promise((r) => setTimeout(r, 10));
-    expect(writes).toEqual([5]);
-    const fourth = pipeline.add(series(sameLane[0]!, 15, 5));
-    expect(fourth).toBeInstanceOf(Promise);
-    expect(await settled(fourth!)).toBe(false);
+    // Only the lane's first request went out; the rest wait behind it, in order.
+    expect(writes).toEqual([n]);
+    expect(await settled(waiting)).toBe(false);
     release();
-    await fourth;
+    await waiting;
     await pipeline.flush();
-    expect(pipeline.counts).toEqual({ samples: 20, requests: 4 });
+    expect(pipeline.counts).toEqual({ samples: (taken + 1) * n, requests: taken + 1 });
+    return taken;
+  }
+
+  it('lets a lane queue batches behind a slow request, then pushes back', async () => {
+    // One request in flight plus two queued.
+    expect(await batchesTakenBeforePushBack({ batchSamples: 5, queuePerLane: 2 })).toBe(3);
+  });
+
+  it('queues about 40,000 samples per lane by default, and never fewer than two batches', async () => {
+    expect(await batchesTakenBeforePushBack({ batchSamples: 5000 })).toBe(1 + 8);
+    expect(await batchesTakenBeforePushBack({ batchSamples: 15_000 })).toBe(1 + 3);
+    expect(await batchesTakenBeforePushBack({ batchSamples: 100_000 })).toBe(1 + 2);
   });
 
   it('surfaces a failed request on flush and refuses more work', async () => {
