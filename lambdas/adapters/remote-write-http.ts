@@ -87,8 +87,8 @@ export class HttpRemoteWriter implements RemoteWriter {
   }
 
   async write(batch: WriteBatch, signal?: AbortSignal): Promise<void> {
-    const body = this.prepare(batch).body!;
-    await this.send(body, { samples: batch.samples, firstLabels: batch.series[0]?.labels }, signal);
+    const prepared = this.prepare(batch);
+    await this.send(prepared.body!, { samples: prepared.samples, firstLabels: prepared.firstLabels }, signal);
   }
 
   /**

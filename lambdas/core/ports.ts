@@ -1,7 +1,7 @@
 /**
  * The only ways the core touches the world. Adapters in lambdas/adapters implement them.
  */
-import type { LabelMatcher, SeriesPiece, TimeWindow } from './types';
+import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from './types';
 
 export interface ObjectInfo {
   readonly key: string;
@@ -51,10 +51,13 @@ export interface PrometheusReader {
 }
 
 export interface WriteBatch {
+  /** Empty once the batch is prepared: queued requests hold their bodies, not the decoded samples. */
   readonly series: readonly SeriesPiece[];
   readonly samples: number;
   /** The request body, when the writer prepared it ahead of sending. */
   readonly body?: Uint8Array;
+  /** The first series' labels, for messages about a prepared batch. */
+  readonly firstLabels?: Labels;
 }
 
 /** Sends samples to a remote-write endpoint. */

@@ -12,14 +12,24 @@ import type { RemoteWriter, WriteBatch } from '../ports';
 import type { SeriesPiece } from '../types';
 import { encodeWriteRequest, type Scratch } from '../prom/prompb';
 import { snappyCompress } from '../prom/snappy';
+import { emptyObjectArray } from '../arrays';
 
 /**
  * A batch with its request body: the remote-write 1.0 WriteRequest, snappy-compressed. The
- * scratch is free again when this returns (snappy has copied it into the body).
+ * scratch is free again when this returns (snappy has copied it into the body). The decoded
+ * samples are let go: a queued request would otherwise keep whole decoded blocks alive.
  */
 export function withRequestBody(batch: WriteBatch, scratch?: Scratch): WriteBatch {
-  return batch.body ? batch : { ...batch, body: snappyCompress(encodeWriteRequest(batch.series, scratch)) };
+  if (batch.body) return batch;
+  return {
+    series: NO_SERIES,
+    samples: batch.samples,
+    body: snappyCompress(encodeWriteRequest(batch.series, scratch)),
+    firstLabels: batch.series[0]?.labels,
+  };
 }
+
+const NO_SERIES: readonly SeriesPiece[] = Object.freeze(emptyObjectArray<SeriesPiece>());
 
 export interface WritePipelineOptions {
   /** Samples per request. Prometheus sends up to 2000 by default; larger batches cut per-request overhead. */

@@ -114,6 +114,25 @@ describe('HttpRemoteWriter', () => {
     expect((err as Error).message).toMatch(/http:\/\/t\/api\/v1\/write/);
   });
 
+  it('prepares a batch into its body alone, and still names its first series when rejected', async () => {
+    const calls: Call[] = [];
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/api/v1/write',
+      retry: fast,
+      fetchImpl: fakeFetch([() => new Response('out of order sample', { status: 400 })], calls),
+    });
+    const first = piece('up', [1, 2], [0x3ff0000000000000n, STALE_BITS]);
+    const prepared = writer.prepare({ series: [first, piece('down', [1], [0n])], samples: 3 });
+    // A queued request holds its body, not the decoded samples behind it.
+    expect(prepared.series).toHaveLength(0);
+    expect(prepared.samples).toBe(3);
+    expect(decodeWriteRequest(snappyUncompress(prepared.body!)).map((s) => s.timestamps.length)).toEqual([2, 1]);
+    const err = await writer.write(prepared).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetRejectedError);
+    expect(calls[0]!.body).toBe(prepared.body);
+    expect((err as Error).message).toMatch(/first series in the request: up\{job="api"\}, 3 samples/);
+  });
+
   it('does not retry 400 out of bounds', async () => {
     const calls: Call[] = [];
     const writer = new HttpRemoteWriter({
