@@ -8,7 +8,10 @@
  *  - speed: backup vs a raw remote read of the same windows; restore vs replaying the same
  *    remote-write requests built beforehand; best of N alternating rounds;
  *  - memory: peak RSS of the backup/restore process for the whole range and a quarter of it,
- *    the highest of N runs each.
+ *    the highest of N runs each;
+ *  - why: CPU seconds of each step, of the Prometheus beside it and stolen from the machine by
+ *    the hypervisor meanwhile (`cpu_seconds`), and how much of the time replay and restore kept
+ *    every lane busy (`lanes_full_share`).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -124,6 +127,20 @@ async function processCpuSeconds(pid: number): Promise<number> {
 
 const CLOCK_TICKS = 100;
 
+/**
+ * CPU seconds the hypervisor has given to other machines while this one wanted them ("steal",
+ * all cores, Linux /proc/stat), or NaN where that cannot be read. On a shared host it comes in
+ * stretches, and a step that runs through one is slowed without using more CPU itself.
+ */
+async function machineStolenSeconds(): Promise<number> {
+  try {
+    const cpu = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0]!.trim().split(/\s+/);
+    return Number(cpu[8]) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Runs a worker step and records the CPU the server used meanwhile (it shares the machine). */
 async function workerBeside(
   server: PrometheusServer,
@@ -131,9 +148,11 @@ async function workerBeside(
   args: Record<string, string | number>,
 ): Promise<WorkerResult> {
   const before = await processCpuSeconds(server.process.pid);
+  const stolenBefore = await machineStolenSeconds();
   const result = await worker(step, args);
   const after = await processCpuSeconds(server.process.pid);
-  return { ...result, server_cpu_seconds: round3(after - before) };
+  const stolen = (await machineStolenSeconds()) - stolenBefore;
+  return { ...result, server_cpu_seconds: round3(after - before), stolen_seconds: round3(stolen) };
 }
 
 function worker(step: string, args: Record<string, string | number>): Promise<WorkerResult> {
@@ -160,6 +179,7 @@ function worker(step: string, args: Record<string, string | number>): Promise<Wo
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function storageAnchors(src: Source, work: string) {
   const snap = await snapshot(src.prom);
@@ -263,6 +283,7 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
     const cpuOf = (xs: WorkerResult[]) => ({
       ours: round3(fastest(xs).cpu_seconds as number),
       prometheus: fastest(xs).server_cpu_seconds as number,
+      stolen: fastest(xs).stolen_seconds as number,
     });
     const result = {
       samples: src.samples,
@@ -285,6 +306,11 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
         raw_replay: cpuOf(replays),
         restore: cpuOf(restores),
       },
+      // Median over the rounds: how well each kept every lane busy (bench/worker.ts).
+      lanes_full_share: {
+        raw_replay: median(replays.map((x) => x.lanes_full_share as number)),
+        restore: median(restores.map((x) => x.lanes_full_share as number)),
+      },
     };
     return {
       ...result,
@@ -303,7 +329,8 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
   }
 }
 
-const fmtCpu = (c: { ours: number; prometheus: number }) => `${c.ours}+${c.prometheus}`;
+const fmtCpu = (c: { ours: number; prometheus: number; stolen: number }) =>
+  `${c.ours}+${c.prometheus}${c.stolen > 0 ? ` (${c.stolen} stolen)` : ''}`;
 
 function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
   const rows: [string, string, string][] = [
@@ -327,6 +354,11 @@ function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
       'CPU s, ours+prometheus',
       `${fmtCpu(r.cpu_seconds.restore)}`,
       `raw replay ${fmtCpu(r.cpu_seconds.raw_replay)}; backup ${fmtCpu(r.cpu_seconds.backup)}, raw pull ${fmtCpu(r.cpu_seconds.raw_pull)}`,
+    ],
+    [
+      'all lanes busy',
+      `${r.lanes_full_share.restore}`,
+      `raw replay ${r.lanes_full_share.raw_replay} (share of the time, median of rounds)`,
     ],
     [
       'restore peak RSS MB',

@@ -6,6 +6,7 @@
  *   backup  the real backup (pull → encode → store → manifest) into a directory store
  *   replay  remote-write requests built beforehand (the same requests restore sends), sent with the same
  *           lanes through the same HttpRemoteWriter transport
+ * replay and restore also report lanes_full_share, the share of their time with every lane busy.
  *   restore the real restore (fetch → verify → decode → filter → write)
  */
 import { DirectoryStore } from '../lambdas/adapters/dir-store';
@@ -52,6 +53,40 @@ function startClock() {
       return { seconds: (performance.now() - started) / 1000, cpu_seconds: (used.user + used.system) / 1e6 };
     },
   };
+}
+
+/**
+ * The share of a step's time during which all its lanes had a request in flight: how well it kept
+ * the target fed. Unlike seconds, it hardly moves with the machine's speed from run to run.
+ */
+class LaneOccupancy {
+  private inFlight = 0;
+  private since = performance.now();
+  private fullMs = 0;
+  private readonly started = performance.now();
+  constructor(private readonly lanes: number) {}
+
+  async around<T>(request: () => Promise<T>): Promise<T> {
+    this.tick();
+    this.inFlight++;
+    try {
+      return await request();
+    } finally {
+      this.tick();
+      this.inFlight--;
+    }
+  }
+
+  share(): number {
+    this.tick();
+    return Math.round((this.fullMs / (performance.now() - this.started)) * 1000) / 1000;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    if (this.inFlight >= this.lanes) this.fullMs += now - this.since;
+    this.since = now;
+  }
 }
 
 function peakRssMb(): number {
@@ -156,23 +191,30 @@ async function replay(a: Args) {
   const writer = new HttpRemoteWriter({ url: a.target!, timeoutMs: 120_000 });
   let samples = 0;
   const clock = startClock();
+  const occupancy = new LaneOccupancy(concurrency);
   await Promise.all(
     lanes.map(async (lane) => {
       for (const r of lane) {
-        await writer.send(r.body, { samples: r.samples });
+        await occupancy.around(() => writer.send(r.body, { samples: r.samples }));
         samples += r.samples;
       }
     }),
   );
-  return { ...clock.read(), samples, requests: capture.bodies.length };
+  return { ...clock.read(), samples, requests: capture.bodies.length, lanes_full_share: occupancy.share() };
 }
 
 async function restore(a: Args) {
   const store = new DirectoryStore(a.store!);
   const plan = await planRestore(store, { sources: [], fromMs: num(a, 'from'), toMs: num(a, 'to') });
-  const writer = new HttpRemoteWriter({ url: a.target!, timeoutMs: 120_000 });
+  const http = new HttpRemoteWriter({ url: a.target!, timeoutMs: 120_000 });
   const writeOptions = { batchSamples: num(a, 'batch'), concurrency: num(a, 'concurrency') };
   const clock = startClock();
+  const occupancy = new LaneOccupancy(writeOptions.concurrency);
+  const writer: RemoteWriter = {
+    endpoint: http.endpoint,
+    prepare: (batch) => http.prepare(batch),
+    write: (batch, signal) => occupancy.around(() => http.write(batch, signal)),
+  };
   const report = await runRestore(
     { store, writer },
     plan.shards,
@@ -180,7 +222,7 @@ async function restore(a: Args) {
     writeOptions,
   );
   if (report.failed_shards > 0) throw new Error(`restore failed: ${JSON.stringify(report.failures)}`);
-  return { ...report, ...clock.read() };
+  return { ...report, ...clock.read(), lanes_full_share: occupancy.share() };
 }
 
 const steps: Record<string, (a: Args) => Promise<object>> = { pull: rawPull, backup, replay, restore };
