@@ -6,8 +6,8 @@
  *   backup  the real backup (pull → encode → store → manifest) into a directory store
  *   replay  remote-write requests built beforehand (the same requests restore sends), sent with the same
  *           lanes through the same HttpRemoteWriter transport
- * replay and restore also report lanes_full_share, the share of their time with every lane busy.
  *   restore the real restore (fetch → verify → decode → filter → write)
+ * replay and restore also report lanes_full_share, the share of their time with every lane busy.
  */
 import { DirectoryStore } from '../lambdas/adapters/dir-store';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';

@@ -47,7 +47,7 @@ export const DEFAULT_WRITE_CONCURRENCY = 4;
  * Samples a lane may hold ready, in whole batches and at least two. Series reach lanes in the
  * order they are decoded, so lanes fill unevenly and the reader waits on whichever is full while
  * the others drain. With two batches of 5000, all four lanes were busy 60-75 % of a restore;
- * with 40,000 samples, 83-90 % (docs/BENCHMARKS.md). Counted in samples so that large batches do
+ * with 40,000 samples, 78-90 % (docs/BENCHMARKS.md). Counted in samples so that large batches do
  * not multiply the memory it holds.
  */
 export const QUEUED_SAMPLES_PER_LANE = 40_000;

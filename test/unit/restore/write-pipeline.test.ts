@@ -71,11 +71,13 @@ describe('WritePipeline', () => {
       Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 50))]);
     let taken = 0;
     let waiting: Promise<void> | undefined;
-    while (!(waiting = pipeline.add(series(0, taken * n, n)))) taken++;
+    // Bounded, so that a lane that never pushes back fails the test instead of hanging it.
+    while (taken < 100 && !(waiting = pipeline.add(series(0, taken * n, n)))) taken++;
+    expect(waiting).toBeInstanceOf(Promise);
     await new Promise((r) => setTimeout(r, 10));
     // Only the lane's first request went out; the rest wait behind it, in order.
     expect(writes).toEqual([n]);
-    expect(await settled(waiting)).toBe(false);
+    expect(await settled(waiting!)).toBe(false);
     release();
     await waiting;
     await pipeline.flush();
