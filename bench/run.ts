@@ -280,11 +280,14 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
     const best = (xs: WorkerResult[]) => Math.min(...xs.map((x) => x.seconds));
     const fastest = (xs: WorkerResult[]) => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
     // CPU seconds of the fastest round of each step: ours (all threads) and the Prometheus beside it.
-    const cpuOf = (xs: WorkerResult[]) => ({
-      ours: round3(fastest(xs).cpu_seconds as number),
-      prometheus: fastest(xs).server_cpu_seconds as number,
-      stolen: fastest(xs).stolen_seconds as number,
-    });
+    const cpuOf = (xs: WorkerResult[]) => {
+      const f = fastest(xs);
+      return {
+        ours: round3(f.cpu_seconds as number),
+        prometheus: f.server_cpu_seconds as number,
+        stolen: f.stolen_seconds as number,
+      };
+    };
     const result = {
       samples: src.samples,
       series: src.series,
