@@ -400,11 +400,11 @@ export function encodeChunkedReadResponse(resp: ChunkedReadResponse): Uint8Array
 // ---------------------------------------------------------------------------------------------
 // Remote write 1.0
 
-function uvarintSize(n: number): number {
+export function uvarintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
 }
 
-function writeUvarint32(buf: Uint8Array, pos: number, n: number): number {
+export function writeUvarint32(buf: Uint8Array, pos: number, n: number): number {
   while (n >= 0x80) {
     buf[pos++] = (n & 0x7f) | 0x80;
     n >>>= 7;
@@ -468,7 +468,7 @@ function labelMessageSize(n: number, v: number): number {
 }
 
 /** Bytes of a label set's Label messages; keeps their names' and values' UTF-8 lengths, in turn, in `lengths`. */
-function measureLabels(labels: Labels, lengths: number[]): number {
+export function measureLabels(labels: Labels, lengths: number[]): number {
   let bytes = 0;
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
@@ -483,7 +483,7 @@ function measureLabels(labels: Labels, lengths: number[]): number {
 }
 
 /** Writes the Label messages of a label set, with the lengths measureLabels kept. */
-function writeLabels(out: Buffer, pos: number, labels: Labels, lengths: readonly number[]): number {
+export function writeLabels(out: Buffer, pos: number, labels: Labels, lengths: readonly number[]): number {
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
     const n = lengths[2 * i]!;
