@@ -11,7 +11,10 @@
  *    the highest of N runs each;
  *  - why: CPU seconds of each step, of the Prometheus beside it and stolen from the machine by
  *    the hypervisor meanwhile (`cpu_seconds`), and how much of the time replay and restore kept
- *    every lane busy (`lanes_full_share`).
+ *    every lane busy (`lanes_full_share`);
+ *  - the restore's data path alone (no network, no target) with each request-body encoder:
+ *    native snappy, snappyjs and the layout writer that replaces snappyjs where the native
+ *    binding is not installed (`restore_data_path`: CPU seconds and request bytes).
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -277,6 +280,34 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
       restoreQuarters.push(await into('restore', { to: quarterTo }));
     }
 
+    // The data path alone, per request-body encoder, alternating: what a restore costs where
+    // native snappy is installed and where it is not (the Lambda bundle).
+    const encoders = ['native_snappy', 'snappyjs', 'layout_snappy'] as const;
+    const encodes: Record<(typeof encoders)[number], WorkerResult[]> = {
+      native_snappy: [],
+      snappyjs: [],
+      layout_snappy: [],
+    };
+    for (let r = 0; r < flags.rounds; r++) {
+      log(`${name} round ${r + 1}/${flags.rounds}: restore data path into a discarding writer, per body encoder`);
+      for (const encoder of encoders) {
+        encodes[encoder].push(
+          await worker('encode', {
+            store,
+            from: src.fromMs,
+            to: src.toMs,
+            batch: BATCH,
+            concurrency: CONCURRENCY,
+            encoder,
+          }),
+        );
+      }
+    }
+    const encodeFigures = (xs: WorkerResult[]) => ({
+      cpu_seconds: round3(Math.min(...xs.map((x) => x.cpu_seconds as number))),
+      body_bytes: xs[0]!.body_bytes as number,
+    });
+
     const best = (xs: WorkerResult[]) => Math.min(...xs.map((x) => x.seconds));
     const fastest = (xs: WorkerResult[]) => xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
     // CPU seconds of the fastest round of each step: ours (all threads) and the Prometheus beside it.
@@ -309,6 +340,12 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
         raw_replay: cpuOf(replays),
         restore: cpuOf(restores),
       },
+      // CPU of the fastest round (all threads) and the request bytes, per body encoder.
+      restore_data_path: {
+        native_snappy: encodeFigures(encodes.native_snappy),
+        snappyjs: encodeFigures(encodes.snappyjs),
+        layout_snappy: encodeFigures(encodes.layout_snappy),
+      },
       // Median over the rounds: how well each kept every lane busy (bench/worker.ts).
       lanes_full_share: {
         raw_replay: median(replays.map((x) => x.lanes_full_share as number)),
@@ -334,6 +371,8 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
 
 const fmtCpu = (c: { ours: number; prometheus: number; stolen: number }) =>
   `${c.ours}+${c.prometheus}${c.stolen > 0 ? ` (${c.stolen} stolen)` : ''}`;
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
   const rows: [string, string, string][] = [
@@ -362,6 +401,11 @@ function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
       'all lanes busy',
       `${r.lanes_full_share.restore}`,
       `raw replay ${r.lanes_full_share.raw_replay} (share of the time, median of rounds)`,
+    ],
+    [
+      'data path CPU s',
+      `${r.restore_data_path.native_snappy.cpu_seconds}`,
+      `native snappy, ${mb(r.restore_data_path.native_snappy.body_bytes)}; snappyjs ${r.restore_data_path.snappyjs.cpu_seconds}, ${mb(r.restore_data_path.snappyjs.body_bytes)}; layout ${r.restore_data_path.layout_snappy.cpu_seconds}, ${mb(r.restore_data_path.layout_snappy.body_bytes)}`,
     ],
     [
       'restore peak RSS MB',

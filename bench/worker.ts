@@ -7,6 +7,8 @@
  *   replay  remote-write requests built beforehand (the same requests restore sends), sent with the same
  *           lanes through the same HttpRemoteWriter transport
  *   restore the real restore (fetch → verify → decode → filter → write)
+ *   encode  the restore into a writer that discards each request once its body is built, with the
+ *           body encoder named by --encoder: the data path's own CPU, without the network or a target
  * replay and restore also report lanes_full_share, the share of their time with every lane busy.
  */
 import { DirectoryStore } from '../lambdas/adapters/dir-store';
@@ -22,13 +24,17 @@ import { decodeShard } from '../lambdas/core/format';
 import { mapPool } from '../lambdas/core/pool';
 import {
   encodeReadRequest,
+  encodeWriteRequest,
   decodeChunkedReadResponse,
   CONTENT_TYPE_STREAMED,
   RESPONSE_STREAMED_XOR_CHUNKS,
+  Scratch,
 } from '../lambdas/core/prom/prompb';
+import { encodeWriteRequestSnappy } from '../lambdas/core/prom/write-request-snappy';
 import { readFrames } from '../lambdas/core/prom/frames';
 import { snappyCompress } from '../lambdas/core/prom/snappy';
 import type { RemoteWriter, WriteBatch } from '../lambdas/core/ports';
+import type { SeriesPiece } from '../lambdas/core/types';
 
 type Args = Record<string, string>;
 
@@ -225,7 +231,53 @@ async function restore(a: Args) {
   return { ...report, ...clock.read(), lanes_full_share: occupancy.share() };
 }
 
-const steps: Record<string, (a: Args) => Promise<object>> = { pull: rawPull, backup, replay, restore };
+type BodyEncoder = (series: readonly SeriesPiece[], scratch: Scratch) => Uint8Array;
+
+/** The ways a request body can be built: restore uses the first where native snappy is installed, the last elsewhere. */
+const BODY_ENCODERS: Record<string, () => BodyEncoder> = {
+  native_snappy: () => {
+    const native = require('snappy') as { compressSync(b: Buffer): Buffer };
+    return (series, scratch) => {
+      const raw = encodeWriteRequest(series, scratch);
+      return native.compressSync(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+    };
+  },
+  snappyjs: () => {
+    const js = require('snappyjs') as { compress(b: Uint8Array): Uint8Array };
+    return (series, scratch) => js.compress(encodeWriteRequest(series, scratch));
+  },
+  layout_snappy: () => encodeWriteRequestSnappy,
+};
+
+async function encode(a: Args) {
+  const store = new DirectoryStore(a.store!);
+  const plan = await planRestore(store, { sources: [], fromMs: num(a, 'from'), toMs: num(a, 'to') });
+  const make = BODY_ENCODERS[a.encoder ?? ''];
+  if (!make) throw new Error(`unknown --encoder ${a.encoder}: one of ${Object.keys(BODY_ENCODERS).join(', ')}`);
+  const encodeBody = make();
+  const scratch = new Scratch();
+  let bodyBytes = 0;
+  const writer: RemoteWriter = {
+    endpoint: 'discard',
+    prepare: (batch) => {
+      const body = encodeBody(batch.series, scratch);
+      bodyBytes += body.length;
+      return { series: [], samples: batch.samples, body };
+    },
+    write: async () => {},
+  };
+  const clock = startClock();
+  const report = await runRestore(
+    { store, writer },
+    plan.shards,
+    { window: { startMs: num(a, 'from'), endMs: num(a, 'to') }, selectorGroups: [] },
+    { batchSamples: num(a, 'batch'), concurrency: num(a, 'concurrency') },
+  );
+  if (report.failed_shards > 0) throw new Error(`encode failed: ${JSON.stringify(report.failures)}`);
+  return { ...report, ...clock.read(), body_bytes: bodyBytes };
+}
+
+const steps: Record<string, (a: Args) => Promise<object>> = { pull: rawPull, backup, replay, restore, encode };
 
 async function main() {
   const [step, ...rest] = process.argv.slice(2);
