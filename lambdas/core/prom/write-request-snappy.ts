@@ -45,7 +45,8 @@ export function encodeWriteRequestSnappy(series: readonly SeriesPiece[], scratch
     total += 1 + uvarintSize(size) + size;
     samples += n;
   }
-  // Each sample adds at most a copy and two literal tags to its 18 bytes; each series a literal tag.
+  // Copies take fewer bytes than they stand for; literal tags add at most 3 bytes a sample and 5
+  // a series; a literal may write up to 19 bytes past its start before the next element lands.
   const bound = 5 + total + 8 * samples + 8 * series.length + 32;
   const out = scratch ? scratch.take(bound) : Buffer.allocUnsafe(bound);
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
@@ -124,6 +125,7 @@ function writeSamples(
     const hi = ((t - lo) / TWO_32) | 0;
     const vl = vw[2 * i]!;
     const vh = vw[2 * i + 1]!;
+    // The timestamp varint's first 4 bytes, as writeSixByteSamples in prompb.ts writes them.
     const word =
       ((lo & 0x7f) |
         0x80 |
