@@ -32,7 +32,7 @@ import {
 } from '../lambdas/core/prom/prompb';
 import { encodeWriteRequestSnappy } from '../lambdas/core/prom/write-request-snappy';
 import { readFrames } from '../lambdas/core/prom/frames';
-import { snappyCompress } from '../lambdas/core/prom/snappy';
+import { snappyCompress, SNAPPY_IMPLEMENTATION } from '../lambdas/core/prom/snappy';
 import type { RemoteWriter, WriteBatch } from '../lambdas/core/ports';
 import type { SeriesPiece } from '../lambdas/core/types';
 
@@ -236,11 +236,8 @@ type BodyEncoder = (series: readonly SeriesPiece[], scratch: Scratch) => Uint8Ar
 /** The ways a request body can be built: restore uses the first where native snappy is installed, the last elsewhere. */
 const BODY_ENCODERS: Record<string, () => BodyEncoder> = {
   native_snappy: () => {
-    const native = require('snappy') as { compressSync(b: Buffer): Buffer };
-    return (series, scratch) => {
-      const raw = encodeWriteRequest(series, scratch);
-      return native.compressSync(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
-    };
+    if (SNAPPY_IMPLEMENTATION !== 'native') throw new Error('native snappy is not installed here');
+    return (series, scratch) => snappyCompress(encodeWriteRequest(series, scratch));
   },
   snappyjs: () => {
     const js = require('snappyjs') as { compress(b: Uint8Array): Uint8Array };
