@@ -12,6 +12,8 @@
  *  - why: CPU seconds of each step, of the Prometheus beside it and stolen from the machine by
  *    the hypervisor meanwhile (`cpu_seconds`), and how much of the time replay and restore kept
  *    every lane busy (`lanes_full_share`);
+ *  - replay and restore again with the target Prometheus on one CPU and the worker on another
+ *    (`own_cores`), as in a deployment, where the restore does not run on the target's cores;
  *  - the restore's data path alone (no network, no target) with each request-body encoder:
  *    native snappy, snappyjs and the layout writer that replaces snappyjs where the native
  *    binding is not installed (`restore_data_path`: CPU seconds and request bytes).
@@ -32,6 +34,13 @@ const HOUR = 3_600_000;
 const SHARD_MS = HOUR;
 const CONCURRENCY = 4;
 const BATCH = 5000;
+
+/** Which CPU each side of a replay or restore gets when they are kept apart (taskset -c lists). */
+interface CorePinning {
+  readonly target: string;
+  readonly worker: string;
+}
+const OWN_CORES: CorePinning | undefined = os.cpus().length >= 2 ? { target: '1', worker: '0' } : undefined;
 const CORPUS_DIR = path.resolve(__dirname, '../../shared/corpus');
 
 interface Flags {
@@ -149,16 +158,18 @@ async function workerBeside(
   server: PrometheusServer,
   step: string,
   args: Record<string, string | number>,
+  cpus?: string,
 ): Promise<WorkerResult> {
   const before = await processCpuSeconds(server.process.pid);
   const stolenBefore = await machineStolenSeconds();
-  const result = await worker(step, args);
+  const result = await worker(step, args, cpus);
   const after = await processCpuSeconds(server.process.pid);
   const stolen = (await machineStolenSeconds()) - stolenBefore;
   return { ...result, server_cpu_seconds: round3(after - before), stolen_seconds: round3(stolen) };
 }
 
-function worker(step: string, args: Record<string, string | number>): Promise<WorkerResult> {
+/** Runs a bench/worker.ts step in a process of its own, on `cpus` only when given (taskset). */
+function worker(step: string, args: Record<string, string | number>, cpus?: string): Promise<WorkerResult> {
   const argv = [
     require.resolve('tsx/cli'),
     path.join(__dirname, 'worker.ts'),
@@ -166,7 +177,10 @@ function worker(step: string, args: Record<string, string | number>): Promise<Wo
     ...Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)]),
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, {
+    // taskset execs node: the child's pid, and so its resource usage, stay the worker's.
+    const [command, commandArgs] =
+      cpus === undefined ? [process.execPath, argv] : ['taskset', ['-c', cpus, process.execPath, ...argv]];
+    const child = spawn(command, commandArgs, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
@@ -253,18 +267,23 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
 
     const restores: WorkerResult[] = [];
     const replays: WorkerResult[] = [];
-    const into = async (step: string, extra: Record<string, string | number> = {}) => {
-      const target = await startPrometheus({ outOfOrderWindow: '30d' });
+    const into = async (step: string, extra: Record<string, string | number> = {}, pin?: CorePinning) => {
+      const target = await startPrometheus({ outOfOrderWindow: '30d', cpus: pin?.target });
       try {
-        return await workerBeside(target, step, {
-          store,
-          from: src.fromMs,
-          to: src.toMs,
-          target: target.remoteWriteUrl,
-          batch: BATCH,
-          concurrency: CONCURRENCY,
-          ...extra,
-        });
+        return await workerBeside(
+          target,
+          step,
+          {
+            store,
+            from: src.fromMs,
+            to: src.toMs,
+            target: target.remoteWriteUrl,
+            batch: BATCH,
+            concurrency: CONCURRENCY,
+            ...extra,
+          },
+          pin?.worker,
+        );
       } finally {
         await target.stop();
       }
@@ -273,6 +292,18 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
       log(`${name} round ${r + 1}/${flags.rounds}: replay of pre-built requests, then restore`);
       replays.push(await into('replay'));
       restores.push(await into('restore'));
+    }
+    // The same two steps with the target on a core of its own, as it is in a deployment (the
+    // restore runs in Lambda or beside the source, not on the target's machine). On two shared
+    // cores every CPU second of the restore's data path is taken from the target; here it is not.
+    const ownReplays: WorkerResult[] = [];
+    const ownRestores: WorkerResult[] = [];
+    if (OWN_CORES) {
+      for (let r = 0; r < flags.rounds; r++) {
+        log(`${name} round ${r + 1}/${flags.rounds}: replay, then restore, target and worker on a core each`);
+        ownReplays.push(await into('replay', {}, OWN_CORES));
+        ownRestores.push(await into('restore', {}, OWN_CORES));
+      }
     }
     const restoreQuarters: WorkerResult[] = [];
     for (let r = 0; r < flags.rounds; r++) {
@@ -346,6 +377,15 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
         snappyjs: encodeFigures(encodes.snappyjs),
         layout_snappy: encodeFigures(encodes.layout_snappy),
       },
+      // Replay and restore with the target Prometheus on CPU 1 and the worker on CPU 0, best of
+      // the rounds; null where the machine has one CPU.
+      own_cores: OWN_CORES
+        ? {
+            raw_replay_seconds: round3(best(ownReplays)),
+            restore_seconds: round3(best(ownRestores)),
+            cpu_seconds: { raw_replay: cpuOf(ownReplays), restore: cpuOf(ownRestores) },
+          }
+        : null,
       // Median over the rounds: how well each kept every lane busy (bench/worker.ts).
       lanes_full_share: {
         raw_replay: median(replays.map((x) => x.lanes_full_share as number)),
@@ -359,6 +399,9 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
         stored_vs_vmbackup: round3(result.stored_bytes_per_sample / result.anchor_vmbackup_bytes_per_sample),
         backup_vs_raw_pull: round3(result.backup_seconds / result.raw_pull_seconds),
         restore_vs_raw_replay: round3(result.restore_seconds / result.raw_replay_seconds),
+        restore_vs_raw_replay_own_cores: result.own_cores
+          ? round3(result.own_cores.restore_seconds / result.own_cores.raw_replay_seconds)
+          : null,
         backup_rss_full_vs_quarter: round3(result.backup_peak_rss_mb / result.backup_peak_rss_mb_quarter),
         restore_rss_full_vs_quarter: round3(result.restore_peak_rss_mb / result.restore_peak_rss_mb_quarter),
       },
@@ -391,6 +434,13 @@ function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
       'restore seconds',
       `${r.restore_seconds}`,
       `raw replay ${r.raw_replay_seconds} (×${r.ratios.restore_vs_raw_replay})`,
+    ],
+    [
+      'restore s, own cores',
+      r.own_cores ? `${r.own_cores.restore_seconds}` : '-',
+      r.own_cores
+        ? `raw replay ${r.own_cores.raw_replay_seconds} (×${r.ratios.restore_vs_raw_replay_own_cores}); CPU s ${fmtCpu(r.own_cores.cpu_seconds.restore)} / ${fmtCpu(r.own_cores.cpu_seconds.raw_replay)}`
+        : 'one CPU: not measured',
     ],
     [
       'CPU s, ours+prometheus',

@@ -36,6 +36,12 @@ export interface PrometheusOptions {
   /** --storage.tsdb.retention.time; default '100y' (old fixture samples must not expire). */
   readonly retention?: string;
   readonly extraArgs?: readonly string[];
+  /**
+   * CPUs to run on (`taskset -c` list, e.g. '1'); default: any. Go sizes GOMAXPROCS from the
+   * affinity it starts with, so Prometheus then uses only these. taskset execs Prometheus: the
+   * pid stays its own.
+   */
+  readonly cpus?: string;
   /** How long to wait for /-/ready (WAL replay of a big dir takes a while); default 120 s. */
   readonly startTimeoutMs?: number;
 }
@@ -81,20 +87,22 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const proc = startProcess(
-        binary,
-        [
-          `--config.file=${configFile}`,
-          `--web.listen-address=127.0.0.1:${port}`,
-          `--storage.tsdb.path=${dataDir}`,
-          `--storage.tsdb.retention.time=${options.retention ?? '100y'}`,
-          '--web.enable-remote-write-receiver',
-          '--web.enable-admin-api',
-          '--web.enable-lifecycle',
-          ...(options.extraArgs ?? []),
-        ],
-        { name: 'prometheus' },
-      );
+      const args = [
+        `--config.file=${configFile}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--storage.tsdb.path=${dataDir}`,
+        `--storage.tsdb.retention.time=${options.retention ?? '100y'}`,
+        '--web.enable-remote-write-receiver',
+        '--web.enable-admin-api',
+        '--web.enable-lifecycle',
+        ...(options.extraArgs ?? []),
+      ];
+      const proc =
+        options.cpus === undefined
+          ? startProcess(binary, args, { name: 'prometheus' })
+          : startProcess(requireBinary('taskset', 'util-linux'), ['-c', options.cpus, binary, ...args], {
+              name: 'prometheus',
+            });
       try {
         await waitFor(() => httpOk(`${url}/-/ready`, 200), {
           what: `prometheus ${url}/-/ready`,
