@@ -26,7 +26,7 @@ import { promisify } from 'node:util';
 import { startPrometheus, snapshot, type PrometheusServer } from '../test/harness/prometheus';
 import { startPrometheusWithHistory } from '../test/harness/history';
 import { startVictoriaMetrics, flushVictoriaMetrics } from '../test/harness/victoria';
-import { makeTempDir, stopAllProcesses } from '../test/harness/ports';
+import { makeTempDir, requireBinary, stopAllProcesses } from '../test/harness/ports';
 import { SNAPPY_IMPLEMENTATION } from '../lambdas/core/prom/snappy';
 
 const exec = promisify(execFile);
@@ -179,7 +179,9 @@ function worker(step: string, args: Record<string, string | number>, cpus?: stri
   return new Promise((resolve, reject) => {
     // taskset execs node: the child's pid, and so its resource usage, stay the worker's.
     const [command, commandArgs] =
-      cpus === undefined ? [process.execPath, argv] : ['taskset', ['-c', cpus, process.execPath, ...argv]];
+      cpus === undefined
+        ? [process.execPath, argv]
+        : [requireBinary('taskset', 'util-linux'), ['-c', cpus, process.execPath, ...argv]];
     const child = spawn(command, commandArgs, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

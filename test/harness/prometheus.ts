@@ -97,12 +97,11 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
         '--web.enable-lifecycle',
         ...(options.extraArgs ?? []),
       ];
-      const proc =
+      const [command, commandArgs] =
         options.cpus === undefined
-          ? startProcess(binary, args, { name: 'prometheus' })
-          : startProcess(requireBinary('taskset', 'util-linux'), ['-c', options.cpus, binary, ...args], {
-              name: 'prometheus',
-            });
+          ? [binary, args]
+          : [requireBinary('taskset', 'util-linux'), ['-c', options.cpus, binary, ...args]];
+      const proc = startProcess(command, commandArgs, { name: 'prometheus' });
       try {
         await waitFor(() => httpOk(`${url}/-/ready`, 200), {
           what: `prometheus ${url}/-/ready`,
