@@ -32,7 +32,7 @@ export function withRequestBody(batch: WriteBatch, scratch?: Scratch): WriteBatc
 
 /**
  * Native snappy where its binary is installed: no slower than writing snappy from the layout,
- * faster cold, and its bodies 20-25 % smaller. Without it (the Lambda bundle) the layout writer
+ * faster cold, and its bodies 18-23 % smaller. Without it (the Lambda bundle) the layout writer
  * instead of snappyjs: the restore's data path takes 20-50 % less CPU (docs/BENCHMARKS.md).
  */
 const requestBody: (series: readonly SeriesPiece[], scratch?: Scratch) => Uint8Array =
