@@ -4,7 +4,7 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'cdk.out/**', 'dist/**'],
+    ignores: ['node_modules/**', 'cdk.out/**', 'dist/**', 'vendor/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

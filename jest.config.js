@@ -13,6 +13,8 @@ const common = {
   transformIgnorePatterns: ['node_modules/(?!(@middy)/)'],
   // Its package.json offers only an "import" entry, which jest's CommonJS resolver skips.
   moduleNameMapper: { '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js' },
+  // Tests run bin/promvault.js as a user would: bundle the current sources first.
+  globalSetup: '<rootDir>/scripts/build-cli.js',
 };
 
 module.exports = {

@@ -3,18 +3,26 @@
  * times, the source, the store) before it writes anything.
  */
 import { Command, Option } from 'commander';
-import { backupCommand } from './backup';
-import { inspectCommand } from './inspect';
-import { exportCommand, restoreCommand } from './restore';
-import { verifyCommand } from './verify';
+import { version } from '../package.json';
 import { reportError } from './output';
 import { registerRunCommand } from './run';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/**
+ * Each command's module (and the AWS SDK behind it) loads when that command runs, so `--help`
+ * and `--version` start fast. `require`: the bundle (scripts/build-cli.js) is CommonJS.
+ */
+const backupCommand: typeof import('./backup').backupCommand = (...a) => require('./backup').backupCommand(...a);
+const inspectCommand: typeof import('./inspect').inspectCommand = (...a) => require('./inspect').inspectCommand(...a);
+const restoreCommand: typeof import('./restore').restoreCommand = (...a) => require('./restore').restoreCommand(...a);
+const exportCommand: typeof import('./restore').exportCommand = (...a) => require('./restore').exportCommand(...a);
+const verifyCommand: typeof import('./verify').verifyCommand = (...a) => require('./verify').verifyCommand(...a);
+
 export function buildProgram(): Command {
   const program = new Command('promvault')
     .description('Serverless, verifiable backup and restore of Prometheus data')
+    .version(version, '-V, --version', 'print the promvault version')
     .showHelpAfterError()
     .exitOverride();
 

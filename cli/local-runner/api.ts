@@ -8,8 +8,6 @@
  * No orchestration is written here: change the CDK workflow and the local run changes with it.
  * Used by `promvault run … --local` (cli/run.ts) and by the demo (bin/demo.ts).
  */
-// First: the handler modules imported below need it under tsx.
-import './esm-shim';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsProvider } from '../../lambdas/adapters/secrets';
 import { InputError } from '../../lambdas/core/errors';

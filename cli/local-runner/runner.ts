@@ -7,25 +7,6 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { allStates, UnsupportedStateError } from './asl';
 import type { Json } from './tokens';
 
-/** aws-local-stepfunctions 3 declares Node >= 22 for Promise.withResolvers alone (Task states use it). */
-export function installPolyfills(): void {
-  const P = Promise as unknown as { withResolvers?: unknown };
-  if (typeof P.withResolvers === 'function') return;
-  Object.defineProperty(Promise, 'withResolvers', {
-    configurable: true,
-    writable: true,
-    value: function withResolvers<T>() {
-      let resolve!: (value: T | PromiseLike<T>) => void;
-      let reject!: (reason?: unknown) => void;
-      const promise = new Promise<T>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      return { promise, resolve, reject };
-    },
-  });
-}
-
 export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 export type TaskFn = (input: Json) => Promise<Json>;
@@ -99,7 +80,6 @@ export async function executeLocally(
   input: Json,
   options: LocalExecutionOptions,
 ): Promise<LocalExecution> {
-  installPolyfills();
   checkBindings(definition, options.tasks);
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   const startedMs = Date.now();

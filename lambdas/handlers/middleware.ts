@@ -131,9 +131,10 @@ export function timeoutGuard(name: string, deps: Pick<HandlerDeps, 'timeoutMargi
   const marginS = deps.timeoutMarginMs / 1000;
   return {
     timeoutEarlyInMillis: deps.timeoutMarginMs,
-    requestStart: (request) => {
+    // middy passes the request here, though its types declare no parameter.
+    requestStart: ((request: { event: unknown }) => {
       current = request;
-    },
+    }) as middy.PluginHook,
     timeoutEarlyResponse: () => {
       const what = describeWork(current?.event);
       throw new ShardTimeoutError(

@@ -1,7 +1,8 @@
 /**
  * The one Lambda shape every promvault handler runs in: Node.js 22 on arm64, bundled locally by
  * esbuild as ESM with source maps, class names kept (Step Functions Retry/Catch match on error
- * names), its own log group and a role that starts empty.
+ * names), its own log group and a role that starts empty. X-Ray tracing is off: the handlers
+ * create no segments (the state machines trace the runs); pass `tracing` to turn it on.
  */
 import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -50,7 +51,7 @@ export function promvaultFunctionDefaults(props: PromvaultFunctionProps): Nodejs
     architecture: lambda.Architecture.ARM_64,
     memorySize: 512,
     timeout: Duration.minutes(5),
-    tracing: lambda.Tracing.ACTIVE,
+    tracing: lambda.Tracing.DISABLED,
     loggingFormat: lambda.LoggingFormat.JSON,
     environment: {
       PROMVAULT_CONFIG: props.runtimeConfigJson,

@@ -58,8 +58,6 @@ const objects = (...dirs: string[]) => dirs.map((d) => `<ArchiveBucket.Arn>/pv/$
 const common = (role: string) => ({
   'logs:CreateLogStream': [`<${role}Logs.Arn>`],
   'logs:PutLogEvents': [`<${role}Logs.Arn>`],
-  'xray:PutTelemetryRecords': ['*'],
-  'xray:PutTraceSegments': ['*'],
   's3:ListBucket': ['<ArchiveBucket.Arn>'],
   'kms:Decrypt': ['<ArchiveKey.Arn>'],
 });
@@ -185,14 +183,15 @@ describe('IAM: each function reaches only its folders under the prefix', () => {
 });
 
 describe('functions', () => {
-  test('Node.js 22 on arm64, X-Ray, JSON logs to a log group with the configured retention', () => {
+  test('Node.js 22 on arm64, no X-Ray, JSON logs to a log group with the configured retention', () => {
     const fns = template.findResources('AWS::Lambda::Function');
     expect(Object.keys(fns)).toHaveLength(7);
     for (const fn of Object.values(fns)) {
+      // The handlers create no X-Ray segments: tracing stays off (the state machines trace runs).
+      expect((fn as { Properties: Record<string, unknown> }).Properties.TracingConfig).toBeUndefined();
       expect((fn as { Properties: Record<string, unknown> }).Properties).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
-        TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.stringMatching(/Logs/) } },
         Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps', PROMVAULT_CONFIG: expect.anything() } },
       });
