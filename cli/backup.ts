@@ -1,7 +1,13 @@
 import { InputError } from '../lambdas/core/errors';
 import { parseDuration, parseTime, formatIso } from '../lambdas/core/time';
 import { parseSelector, formatSelector } from '../lambdas/core/prom/selector';
-import { planBackup, runBackup, type BackupRunInput } from '../lambdas/core/backup/run';
+import {
+  planBackup,
+  previewBackup,
+  runBackup,
+  type BackupRunInput,
+  type PlannedShard,
+} from '../lambdas/core/backup/run';
 import { openStore } from '../lambdas/adapters/open-store';
 import { openReader, sourceName, type SourceFlags } from './source';
 import { createProgress } from './progress';
@@ -17,6 +23,7 @@ interface BackupFlags extends SourceFlags {
   region?: string;
   concurrency: string;
   force?: boolean;
+  dryRun?: boolean;
   json?: boolean;
 }
 
@@ -42,6 +49,7 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   const planned = planBackup(input);
   const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
   const reader = openReader(flags, parseDuration(flags.timeout ?? '2m', '--timeout'));
+  if (flags.dryRun) return printPlan(input, store.location, await previewBackup(store, input), flags.json === true);
   // The source first: a directory store's check creates its root, and nothing may be written
   // for a run that cannot start.
   await reader.probe();
@@ -83,4 +91,36 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     );
   }
   if (report.failed.length > 0) process.exitCode = 1;
+}
+
+/** --dry-run: the shards and what would happen to each, from the store's manifests alone. */
+function printPlan(input: BackupRunInput, store: string, plan: PlannedShard[], json: boolean): void {
+  const skipped = plan.filter((p) => p.skip).length;
+  if (json) {
+    printJson({
+      dry_run: true,
+      source: input.source,
+      store,
+      shards: plan.length,
+      skipped,
+      to_pull: plan.length - skipped,
+      planned: plan.map((p) => ({
+        object_key: p.key,
+        start_ms: p.ref.window.startMs,
+        end_ms: p.ref.window.endMs,
+        selector: p.ref.selector,
+        action: p.skip ? 'skip' : 'pull',
+      })),
+    });
+    return;
+  }
+  process.stdout.write(
+    `backup plan of ${input.source} into ${store}: [${formatIso(input.fromMs)}, ${formatIso(input.toMs)}): ` +
+      `${plan.length} shards, ${plan.length - skipped} to pull, ${skipped} already committed (nothing pulled or written: --dry-run)\n`,
+  );
+  for (const p of plan)
+    process.stdout.write(
+      `  ${p.skip ? 'skip' : 'pull'}  [${formatIso(p.ref.window.startMs)}, ${formatIso(p.ref.window.endMs)})` +
+        `${p.ref.selector ? `  ${p.ref.selector}` : ''}  ${p.key}\n`,
+    );
 }

@@ -44,6 +44,7 @@ export function buildProgram(): Command {
     .option('--timeout <duration>', 'per-request timeout for the source', '2m')
     .addOption(new Option('--concurrency <n>', 'shards pulled at once').default('4'))
     .option('--force', 're-pull shards that are already committed')
+    .option('--dry-run', 'print the plan (shards, windows, which are already committed); pull and write nothing')
     .option('--json', 'print one JSON object as the last stdout line')
     .action(backupCommand);
 

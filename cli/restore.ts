@@ -101,7 +101,7 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
     if (flags.json) printJson(summary);
     else {
       process.stdout.write(
-        `restore plan for [${formatIso(sel.fromMs)}, ${formatIso(sel.toMs)}) from ${sel.store.location}: ${plan.shards.length} shards, up to ${formatCount(plan.samples)} samples, ${formatBytes(plan.stored_bytes)} to read (nothing written: --dry-run)\n`,
+        `restore plan for [${formatIso(sel.fromMs)}, ${formatIso(sel.toMs)}) from ${sel.store.location}: ${plan.shards.length} shards, up to ${formatCount(plan.series)} shard-series and ${formatCount(plan.samples)} samples, ${formatBytes(plan.stored_bytes)} to read (nothing written: --dry-run)\n`,
       );
       for (const m of plan.shards) process.stdout.write(`  ${m.object_key}  ${formatCount(m.samples)} samples\n`);
     }

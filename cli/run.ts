@@ -4,6 +4,7 @@
  * (--aws: StartExecution, then follow it). Configuration comes from the cdk.json context, as
  * for `cdk deploy`. Everything the user typed is checked before any work starts.
  */
+import { setMaxListeners } from 'node:events';
 import { Command, Option } from 'commander';
 import { InputError } from '../lambdas/core/errors';
 import { formatIso, parseDuration } from '../lambdas/core/time';
@@ -33,14 +34,22 @@ const THAW_TIERS = ['Standard', 'Bulk', 'Expedited'] as const;
 const LOCAL_ONLY = ['store', 's3Endpoint', 'region', 'sourceUrl', 'secretsFile', 'fast', 'logLevel'] as const;
 const AWS_ONLY = ['stateMachineArn', 'executionName', 'pollInterval'] as const;
 
+/** Abort listeners one signal may hold before Node warns of a leak, in a local run. */
+const IN_PROCESS_MAX_LISTENERS = 1000;
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /**
- * Loaded on use: the local runner pulls in the CDK (devDependencies, seconds to load), which
- * `--aws` does not need. `require`, not `import()`: bin/promvault.js runs this file as CommonJS
- * under tsx, where a dynamic import would go to Node's ESM loader without tsx.
+ * Loaded on use: the local runner pulls in the CDK (seconds to load), which `--aws` does not
+ * need. `require`, not `import()`: the bundle (scripts/build-cli.js) is CommonJS.
  */
-const loadLocal = () => require('./local-runner/api') as typeof import('./local-runner/api');
+const loadLocal = () => {
+  // In process, concurrent Task invocations share @middy/core's one AbortSignal (on Lambda a
+  // container runs one invocation at a time), so it legitimately holds one listener per request
+  // in flight. Raised before the handler modules load: it applies to signals created afterwards.
+  setMaxListeners(IN_PROCESS_MAX_LISTENERS);
+  return require('./local-runner/api') as typeof import('./local-runner/api');
+};
 const loadAws = () => require('./local-runner/aws') as typeof import('./local-runner/aws');
 
 interface ModeFlags {
@@ -56,6 +65,7 @@ interface ModeFlags {
   stateMachineArn?: string;
   executionName?: string;
   pollInterval: string;
+  dryRun?: boolean;
   json?: boolean;
 }
 
@@ -95,6 +105,7 @@ function modeOptions(cmd: Command, arnEnv: string): Command {
     )
     .option('--execution-name <name>', 'aws: execution name (default: derived from the input)')
     .option('--poll-interval <duration>', 'aws: time between two progress polls', '5s')
+    .option('--dry-run', 'print the plan (mode, execution name, state machine input) and start nothing')
     .option('--json', 'print one JSON object as the last stdout line');
 }
 
@@ -223,6 +234,7 @@ async function runBackupCommand(flags: BackupFlags, cmd: Command): Promise<void>
     ...(flags.force ? { force: true } : {}),
   };
   const input = backupInput(request, config, nowMs);
+  if (flags.dryRun) return printRunPlan('backup', flags, backupExecutionName(input, nowMs), input);
   const progress = progressPrinter('backup', !flags.json);
   let result: BackupRunResult | Detached;
   try {
@@ -248,6 +260,18 @@ async function runBackupCommand(flags: BackupFlags, cmd: Command): Promise<void>
   if (flags.json) printJson({ ...result, ...where });
   else process.stdout.write(backupText(result, aws ? flags.stateMachineArn! : flags.store));
   if (result.status !== 'SUCCEEDED') process.exitCode = 1;
+}
+
+/** --dry-run: what would be started, and where; nothing is. */
+function printRunPlan(what: 'backup' | 'restore', flags: ModeFlags, execution: string, input: object): void {
+  const aws = flags.aws === true;
+  if (aws) loadAws().checkStateMachineArn(flags.stateMachineArn!, '--state-machine-arn');
+  const where = aws ? { state_machine_arn: flags.stateMachineArn! } : { store: flags.store };
+  if (flags.json) return printJson({ dry_run: true, mode: aws ? 'aws' : 'local', execution, input, ...where });
+  process.stdout.write(
+    `${what} plan (${aws ? 'aws' : 'local'}, ${aws ? where.state_machine_arn : `store ${flags.store}`}): ` +
+      `execution ${execution} with input ${JSON.stringify(input)} (nothing started: --dry-run)\n`,
+  );
 }
 
 function backupText(r: BackupRunResult, where: string): string {
@@ -279,6 +303,7 @@ async function runRestoreCommand(flags: RestoreFlags, cmd: Command): Promise<voi
     ...(flags.thawTier !== undefined ? { thawTier: flags.thawTier } : {}),
   };
   const input = restoreInput(request, config, nowMs);
+  if (flags.dryRun) return printRunPlan('restore', flags, restoreExecutionName(input), input);
   const progress = progressPrinter('restore', !flags.json);
   let result: RestoreRunResult | Detached;
   try {

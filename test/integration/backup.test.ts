@@ -3,7 +3,8 @@
  * a directory → every shard decodes to exactly the samples a SAMPLES remote read of the same
  * window returns, series by series, bit by bit. Re-runs write nothing; bad input writes nothing.
  */
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startPrometheusWithHistory, type HistoryServer } from '../harness/history';
 import { startS3rver, type S3rverHandle } from '../harness/s3rver';
@@ -54,6 +55,19 @@ async function expectShardsEqualSource(store: ObjectStore): Promise<number> {
     samples += m.samples;
   }
   return samples;
+}
+
+/** Every file under `dir` with a hash of its bytes: equal snapshots mean nothing was written. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const file = path.join(e.parentPath, e.name);
+    out[path.relative(dir, file)] = createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
+  }
+  return out;
 }
 
 describe('promvault backup against a real Prometheus', () => {
@@ -113,6 +127,47 @@ describe('promvault backup against a real Prometheus', () => {
     expect(inspect.json).toMatchObject({ shards: 3, samples });
     const human = await runCli(['inspect', '--store', dir]);
     expect(human.stdout).toMatch(/3 committed shards/);
+  });
+
+  it('--dry-run prints the shards, their windows and which are already committed, and writes nothing', async () => {
+    const dir = path.join(work, 'dry-run-store');
+    const { from, to } = range();
+    const half = String(Number(from) + 4 * 3600); // two whole 2h shards of the six hours
+    const args = ['backup', '--source', prom.url, '--store', dir, '--shard-length', '2h'];
+    const first = await runCli([...args, '--from', from, '--to', half, '--json']);
+    expect(first.code).toBe(0);
+    expect(first.json).toMatchObject({ shards: 2, committed: 2, failed: 0 });
+    const before = await snapshot(dir);
+
+    const plan = await runCli([...args, '--from', from, '--to', to, '--dry-run', '--json']);
+    expect(plan.stderr).toBe('');
+    expect(plan.code).toBe(0);
+    const startMs = Number(from) * 1000;
+    const shard = (i: number, action: string) => ({
+      start_ms: startMs + i * 2 * 3_600_000,
+      end_ms: startMs + (i + 1) * 2 * 3_600_000,
+      selector: '',
+      action,
+      object_key: expect.stringMatching(/^shards\/.*\.pvs$/),
+    });
+    expect(plan.json).toEqual({
+      dry_run: true,
+      source: expect.any(String),
+      store: dir,
+      shards: 3,
+      skipped: 2,
+      to_pull: 1,
+      planned: [shard(0, 'skip'), shard(1, 'skip'), shard(2, 'pull')],
+    });
+    const words = await runCli([...args, '--from', from, '--to', to, '--dry-run']);
+    expect(words.code).toBe(0);
+    expect(words.stdout).toMatch(/3 shards, 1 to pull, 2 already committed \(nothing pulled or written: --dry-run\)/);
+    expect(words.stdout.match(/^ {2}skip {2}\[/gm)).toHaveLength(2);
+    expect(words.stdout.match(/^ {2}pull {2}\[/gm)).toHaveLength(1);
+    // --force would pull the committed ones again.
+    const forced = await runCli([...args, '--from', from, '--to', to, '--dry-run', '--force', '--json']);
+    expect(forced.json).toMatchObject({ shards: 3, skipped: 0, to_pull: 3 });
+    expect(await snapshot(dir)).toEqual(before);
   });
 
   describe('bad input fails before anything is written, naming the input and the fix', () => {

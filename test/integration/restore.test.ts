@@ -12,6 +12,7 @@ import { startInfluxDB, influxQuery, type InfluxServer } from '../harness/influx
 import { startFakeRemoteWrite } from '../harness/fake-remote-write';
 import { makeTempDir, removeDir } from '../harness/ports';
 import { runCli } from '../harness/cli';
+import { formatCount } from '../../cli/output';
 import { collectSeries, diffSeries, totalSamples, type Collected } from '../harness/compare';
 import { HttpRemoteReader } from '../../lambdas/adapters/prometheus-remote-read';
 import { DirectoryStore } from '../../lambdas/adapters/dir-store';
@@ -116,6 +117,9 @@ afterAll(async () => {
 });
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** `promvault restore` of the history window from the store. */
+const restoreHistory = (...extra: string[]) =>
+  runCli(['restore', '--store', store, '--from', iso(history.startMs), '--to', iso(history.endMs), ...extra]);
 
 describe('restore into a fresh Prometheus', () => {
   let b: PrometheusServer;
@@ -167,25 +171,24 @@ describe('restore into a fresh Prometheus', () => {
   it('--dry-run prints the plan and writes nothing', async () => {
     const fake = await startFakeRemoteWrite(() => ({ status: 204 }));
     try {
-      const res = await runCli([
-        'restore',
-        '--store',
-        store,
-        '--from',
-        iso(history.startMs),
-        '--to',
-        iso(history.endMs),
-        '--target',
-        fake.url,
-        '--dry-run',
-        '--json',
-      ]);
+      const res = await restoreHistory('--target', fake.url, '--dry-run', '--json');
       expect(res.code).toBe(0);
       expect(res.json).toMatchObject({ dry_run: true, shards: 6, samples: a.samples });
       expect(fake.requests).toBe(0);
     } finally {
       await fake.stop();
     }
+  });
+
+  it('--dry-run in words prints the shard, series and sample counts its --help promises', async () => {
+    const manifests = (await listAllManifests(new DirectoryStore(store))).filter(
+      (m) => m.start_ms < history.endMs && m.end_ms > history.startMs,
+    );
+    const series = manifests.reduce((n, m) => n + m.series, 0);
+    expect(series).toBeGreaterThan(0);
+    const res = await restoreHistory('--dry-run');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`${manifests.length} shards, up to ${formatCount(series)} shard-series and `);
   });
 });
 
@@ -440,17 +443,7 @@ describe('faults', () => {
     const fake = await startFakeRemoteWrite(() => ({ status: 500, body: 'too old sample' }));
     try {
       const started = Date.now();
-      const res = await runCli([
-        'restore',
-        '--store',
-        store,
-        '--from',
-        iso(history.startMs),
-        '--to',
-        iso(history.endMs),
-        '--target',
-        fake.url,
-      ]);
+      const res = await restoreHistory('--target', fake.url);
       expect(res.code).not.toBe(0);
       expect(Date.now() - started).toBeLessThan(20_000);
       expect(res.stderr).toMatch(/out_of_order_time_window/);

@@ -4,10 +4,11 @@
  */
 import type { ObjectStore, PrometheusReader } from '../ports';
 import type { ShardRef } from '../shard';
-import { objectKey } from '../shard';
+import { manifestKey, objectKey } from '../shard';
+import { readManifestIfPresent } from '../manifest';
 import { mapPool } from '../pool';
 import { planShards } from './plan';
-import { backupShard, type BackupShardResult } from './shard';
+import { backupShard, isSkipped, type BackupShardResult } from './shard';
 import { commitCheckpoint } from './commit';
 
 export interface BackupRunInput {
@@ -57,6 +58,22 @@ export function planBackup(input: BackupRunInput): ShardRef[] {
       selector,
     }),
   );
+}
+
+export interface PlannedShard {
+  readonly ref: ShardRef;
+  readonly key: string;
+  /** Already committed: runBackup would skip it. */
+  readonly skip: boolean;
+}
+
+/** What runBackup would do with each shard, from the manifests alone: nothing is pulled or written. */
+export function previewBackup(store: ObjectStore, input: BackupRunInput): Promise<PlannedShard[]> {
+  return mapPool(planBackup(input), input.concurrency ?? 4, async (ref) => ({
+    ref,
+    key: objectKey(ref),
+    skip: isSkipped(await readManifestIfPresent(store, manifestKey(ref)), input.force),
+  }));
 }
 
 export async function runBackup(deps: BackupRunDeps, input: BackupRunInput): Promise<BackupRunReport> {

@@ -32,6 +32,11 @@ export interface BackupShardResult {
   readonly seconds: number;
 }
 
+/** A committed shard is skipped unless forced; an incomplete one (its window was still open when pulled) never is. */
+export function isSkipped(existing: ShardManifest | undefined, force?: boolean): boolean {
+  return existing !== undefined && existing.complete && !force;
+}
+
 export async function backupShard(
   deps: BackupShardDeps,
   ref: ShardRef,
@@ -40,8 +45,7 @@ export async function backupShard(
   const started = deps.nowMs();
   const mKey = manifestKey(ref);
   const existing = await readManifestIfPresent(deps.store, mKey);
-  // An incomplete shard (its window was still open when pulled) is always pulled again.
-  if (existing && existing.complete && !options.force) {
+  if (existing !== undefined && isSkipped(existing, options.force)) {
     return { ref, status: 'skipped', manifest: existing, seconds: (deps.nowMs() - started) / 1000 };
   }
 
