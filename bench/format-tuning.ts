@@ -1,9 +1,10 @@
 /**
  * Size and speed of the shard format (lambdas/core/format) per candidate setting, on the real
- * corpus (/work/shared/corpus/real-1s-mixed.tar.zst through promtool), synthetic 15 s data
+ * corpus (a TSDB snapshot archive such as ../shared/corpus/real-1s-mixed.tar.zst, given with
+ * --archive or $PROMVAULT_REAL_CORPUS, through promtool), synthetic 15 s data
  * (bench/format-corpus.ts) and the shared fixture generator (test/fixtures/corpus.ts).
  *
- *   npx tsx bench/format-tuning.ts [--corpus real|synthetic|fixture|all] [--set levels|blocks|tuning|all]
+ *   npx tsx bench/format-tuning.ts [--archive <real.tar.zst>] [--corpus real|synthetic|fixture|all] [--set levels|blocks|tuning|all]
  *       [--level q] [--lgwin w] [--reps n] [--check yes|no] [--detail]
  *   npx tsx bench/format-tuning.ts --set memory [--targets 101] [--level q] [--lgwin w] [--block n]
  *
@@ -12,10 +13,12 @@
  * per CPU-second of the process (JS plus the compressor's thread) and per wall-second, best of
  * --reps; checks every candidate round-trips bit for bit. `--set memory` streams ~10M samples
  * per 101 targets through the encoder and reports RSS (add node's --expose-gc to see live memory).
- * The parsed real corpus is cached in /tmp/promvault-format-bench.
+ * The parsed real corpus is cached in <tmpdir>/promvault-format-bench.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { ShardEncoder, decodeShard, encodeShard, type EncodeOptions, type ShardStats } from '../lambdas/core/format';
 import type { SeriesPiece } from '../lambdas/core/types';
@@ -28,18 +31,30 @@ import {
   type Corpus,
 } from './format-corpus';
 
-const ARCHIVE = '/work/shared/corpus/real-1s-mixed.tar.zst';
-const CACHE_DIR = '/tmp/promvault-format-bench';
+const CACHE_DIR = path.join(os.tmpdir(), 'promvault-format-bench');
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? def) : def;
 }
 
+/** The real corpus' archive (with its .json beside it), from --archive or $PROMVAULT_REAL_CORPUS. */
+function realArchive(): string {
+  const archive = arg('archive', process.env.PROMVAULT_REAL_CORPUS ?? '');
+  const fix =
+    'give the TSDB snapshot archive with --archive <file.tar.zst> or $PROMVAULT_REAL_CORPUS ' +
+    '(e.g. ../shared/corpus/real-1s-mixed.tar.zst, its .json beside it), or use --corpus synthetic|fixture';
+  if (archive === '') throw new Error(`the real corpus needs its archive: ${fix}`);
+  if (!archive.endsWith('.tar.zst')) throw new Error(`--archive ${archive} is not a .tar.zst archive: ${fix}`);
+  for (const f of [archive, archive.replace(/\.tar\.zst$/, '.json')])
+    if (!existsSync(f)) throw new Error(`${f} does not exist: ${fix}`);
+  return path.resolve(archive);
+}
+
 async function realCorpus(): Promise<Corpus> {
   const cache = `${CACHE_DIR}/real.v8`;
   if (existsSync(cache)) return deserialize(readFileSync(cache)) as Corpus;
-  const dir = extractRealCorpus(ARCHIVE);
+  const dir = extractRealCorpus(realArchive());
   const c = await loadPromtoolDump(dir, 'real-1s-mixed');
   mkdirSync(CACHE_DIR, { recursive: true });
   writeFileSync(cache, serialize(c));
@@ -47,7 +62,8 @@ async function realCorpus(): Promise<Corpus> {
 }
 
 function anchors(): void {
-  const dir = extractRealCorpus(ARCHIVE);
+  const archive = realArchive();
+  const dir = extractRealCorpus(archive);
   const raw = Number(
     execFileSync('sh', ['-c', `du -sb '${dir}' | cut -f1`])
       .toString()
@@ -58,7 +74,7 @@ function anchors(): void {
       .toString()
       .trim(),
   );
-  const samples = JSON.parse(readFileSync(ARCHIVE.replace('.tar.zst', '.json'), 'utf8')).samples as number;
+  const samples = JSON.parse(readFileSync(archive.replace(/\.tar\.zst$/, '.json'), 'utf8')).samples as number;
   console.log(`anchor real: raw TSDB block ${raw} B = ${(raw / samples).toFixed(3)} B/sample`);
   console.log(`anchor real: tar | zstd -19   ${zst} B = ${(zst / samples).toFixed(3)} B/sample`);
 }
@@ -336,7 +352,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
+main().catch((e: unknown) => {
+  console.error(`format-tuning: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --only generated|real] [-- --rounds N]` (default: 3 rounds)
+ * `npm run bench [-- --json] [-- --only generated|real|start] [-- --rounds N]` (default: 3 rounds)
  *
  * Measures backup and restore side by side with their baselines in one run, on the generated
  * benchmark corpus (>= 5 M samples) and on the real TSDB snapshot in ../shared/corpus:
@@ -16,9 +16,12 @@
  *    (`own_cores`), as in a deployment, where the restore does not run on the target's cores;
  *  - the restore's data path alone (no network, no target) with each request-body encoder:
  *    native snappy, snappyjs and the layout writer that replaces snappyjs where the native
- *    binding is not installed (`restore_data_path`: CPU seconds and request bytes).
+ *    binding is not installed (`restore_data_path`: CPU seconds and request bytes);
+ *  - start-up: `promvault --help` through the package's bin (the bundle `npm run build` writes)
+ *    against `node -e 0`, median of alternating runs (`cli_start_seconds`, `node_start_seconds`).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -471,14 +474,48 @@ function table(name: string, r: Awaited<ReturnType<typeof measure>>): string {
   ].join('\n');
 }
 
+/** Alternating runs of each command line, so both see the same machine load. */
+const START_RUNS = 15;
+const BIN = path.resolve(__dirname, '../bin/promvault.js');
+
+/** Median wall seconds of `node bin/promvault.js --help` and of `node -e 0`. */
+function measureStart() {
+  if (!existsSync(path.resolve(__dirname, '../dist/promvault.js')))
+    throw new Error('dist/promvault.js is missing: run `npm run build` first');
+  const wall = (args: string[]) => {
+    const started = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${r.status}`);
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+  const cli: number[] = [];
+  const node: number[] = [];
+  for (let i = 0; i < START_RUNS; i++) {
+    cli.push(wall([BIN, '--help']));
+    node.push(wall(['-e', '0']));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const cliStart = median(cli);
+  const nodeStart = median(node);
+  return {
+    cli_start_seconds: round3(cliStart),
+    node_start_seconds: round3(nodeStart),
+    cli_start_vs_node: round3(cliStart / nodeStart),
+  };
+}
+
 async function main() {
   const flags = parseFlags(process.argv.slice(2));
   await mkdir(os.tmpdir(), { recursive: true });
-  const generated = flags.only === 'real' ? undefined : await measure('generated', generatedSource, flags);
-  const real = flags.only === 'generated' ? undefined : await measure('real', realSource, flags);
+  log('start-up: promvault --help against node -e 0');
+  const start = measureStart();
+  const only = (what: string) => flags.only === undefined || flags.only === what;
+  const generated = only('generated') ? await measure('generated', generatedSource, flags) : undefined;
+  const real = only('real') ? await measure('real', realSource, flags) : undefined;
   const out = {
     ...(generated ?? {}),
     ...(real ? { real } : {}),
+    ...start,
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
     // Restore's remote-write compression, which moves restore_seconds (docs/BENCHMARKS.md).
     snappy: SNAPPY_IMPLEMENTATION,
@@ -487,6 +524,10 @@ async function main() {
   else {
     if (generated) process.stdout.write(table('generated', generated) + '\n');
     if (real) process.stdout.write(table('real', real) + '\n');
+    process.stdout.write(
+      `start-up: promvault --help ${start.cli_start_seconds} s, node -e 0 ${start.node_start_seconds} s ` +
+        `(×${start.cli_start_vs_node}, median of ${START_RUNS})\n`,
+    );
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * One HTTP POST with a deadline, for clients that send many small requests (remote write).
  *
- * The default goes through node:http(s) with a keep-alive agent rather than fetch: measured on
- * 30 KB remote-write bodies, fetch costs about 0.7–1.6 ms of CPU per request and node:http about
- * 0.2–0.5 ms, and on a small machine that CPU is taken from the target (docs/BENCHMARKS.md).
+ * The default goes through node:http(s) with a keep-alive agent rather than fetch: per remote-write
+ * request fetch costs several times the CPU, and on a small machine that CPU is taken from the
+ * target (docs/BENCHMARKS.md, "Earlier changes").
  * `fetchPost` keeps a fetch-shaped seam for tests and callers that bring their own fetch.
  */
 import http from 'node:http';

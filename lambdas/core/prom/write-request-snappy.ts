@@ -9,9 +9,9 @@
  * that changed, and a series scraped with another (same timestamps) repeats that series' sample
  * wherever the values are equal. This writer compares the values and timestamps themselves and
  * emits literals and copies from that, without building the uncompressed message or searching it.
- * Any snappy decoder reads the result. Measured (docs/BENCHMARKS.md): bodies 1.2-1.3× the size of
- * a searching compressor's; the restore's data path takes 20-50 % less CPU than with snappyjs;
- * against native snappy it saves nothing, and costs more in a cold process.
+ * Any snappy decoder reads the result. Its bodies are somewhat larger than a searching compressor's
+ * and the restore's data path takes less CPU than with snappyjs; against native snappy it saves
+ * nothing, and costs more in a cold process (docs/BENCHMARKS.md, "Request bodies without native snappy").
  */
 import type { SeriesPiece } from '../types';
 import { encodeWriteRequest, measureLabels, type Scratch, uvarintSize, writeLabels, writeUvarint32 } from './prompb';

@@ -32,8 +32,8 @@ export function withRequestBody(batch: WriteBatch, scratch?: Scratch): WriteBatc
 
 /**
  * Native snappy where its binary is installed: no slower than writing snappy from the layout,
- * faster cold, and its bodies 18-23 % smaller. Without it (the Lambda bundle) the layout writer
- * instead of snappyjs: the restore's data path takes 20-50 % less CPU (docs/BENCHMARKS.md).
+ * faster cold, and its bodies smaller. Without it (the Lambda bundle) the layout writer instead
+ * of snappyjs, which costs more CPU (docs/BENCHMARKS.md, "Request bodies without native snappy").
  */
 const requestBody: (series: readonly SeriesPiece[], scratch?: Scratch) => Uint8Array =
   SNAPPY_IMPLEMENTATION === 'native'
@@ -57,9 +57,8 @@ export const DEFAULT_WRITE_CONCURRENCY = 4;
 /**
  * Samples a lane may hold ready, in whole batches and at least two. Series reach lanes in the
  * order they are decoded, so lanes fill unevenly and the reader waits on whichever is full while
- * the others drain. With two batches of 5000, all four lanes were busy 60-75 % of a restore;
- * with 40,000 samples, 78-90 % (docs/BENCHMARKS.md). Counted in samples so that large batches do
- * not multiply the memory it holds.
+ * the others drain. A deeper queue keeps all lanes busy for more of a restore (docs/BENCHMARKS.md,
+ * "Lanes kept busy"). Counted in samples so that large batches do not multiply the memory it holds.
  */
 export const QUEUED_SAMPLES_PER_LANE = 40_000;
 
