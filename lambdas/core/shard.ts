@@ -1,11 +1,15 @@
 /**
- * What a shard is and where it lives. Keys are pure functions of source, window, matchers
- * and format version, so a re-run finds (or replaces) exactly the same object.
+ * What a shard is and where it lives. The manifest key is a pure function of source, window,
+ * matchers and format version, so a re-run finds exactly the same manifest; the manifest names
+ * its object (`object_key`).
  *
  * Layout under the store root:
- *   shards/<source>/<YYYY>/<MM>/<DD>/<startISO>_<lengthMs>_<selectorHash>.v<version>.pvs   the object
- *   manifests/<source>/<YYYY>/<MM>/<DD>/<same name>.json                                   its manifest (commit marker)
- *   checkpoints/<source>.json                                                              newest contiguous committed end
+ *   shards/<source>/<YYYY>/<MM>/<DD>/<name>.v<version>.pvs               the object of a first backup
+ *   shards/<source>/<YYYY>/<MM>/<DD>/<name>.<generation>.v<version>.pvs  the object of a re-run
+ *   manifests/<source>/<YYYY>/<MM>/<DD>/<name>.v<version>.json           its manifest (commit marker)
+ *   checkpoints/<source>.json                                            newest contiguous committed end
+ * where <name> is <startISO>_<lengthMs>_<selectorHash>. A re-run writes its object beside the
+ * committed one, never over it, so that the manifest write alone switches a shard to new data.
  * Manifests are partitioned by UTC day of the window start, so finding the shards of a range
  * lists only the days it covers: the manifest tree is the catalog.
  */
@@ -71,15 +75,41 @@ function datePath(ms: number): string {
 
 function shardName(ref: ShardRef): string {
   const start = new Date(ref.window.startMs).toISOString().replace(/[:.]/g, '');
-  return `${start}_${ref.window.endMs - ref.window.startMs}_${selectorHash(ref.selector)}.v${FORMAT_VERSION}`;
+  return `${start}_${ref.window.endMs - ref.window.startMs}_${selectorHash(ref.selector)}`;
 }
 
+/** A generation of an object key: lowercase letters, digits and '-'. */
+const GENERATION = /^[0-9a-z][0-9a-z-]*$/;
+
+/** The object key of a shard's first backup. */
 export function objectKey(ref: ShardRef): string {
-  return `shards/${ref.source}/${datePath(ref.window.startMs)}/${shardName(ref)}.pvs`;
+  return objectKeyOf(ref, '');
+}
+
+/** The object key a re-run writes beside the committed object; `generation` makes it unique. */
+export function rerunObjectKey(ref: ShardRef, generation: string): string {
+  if (!GENERATION.test(generation)) {
+    throw new Error(`object key generation ${JSON.stringify(generation)} is not lowercase letters, digits and '-'`);
+  }
+  return objectKeyOf(ref, `.${generation}`);
+}
+
+function objectKeyOf(ref: ShardRef, tag: string): string {
+  return `shards/${ref.source}/${datePath(ref.window.startMs)}/${shardName(ref)}${tag}.v${FORMAT_VERSION}.pvs`;
+}
+
+/** Whether `key` is an object key of `ref`, of any generation: only such an object is ever deleted as superseded. */
+export function isObjectKeyOf(ref: ShardRef, key: string): boolean {
+  const first = objectKey(ref);
+  if (key === first) return true;
+  const suffix = `.v${FORMAT_VERSION}.pvs`;
+  const stem = `${first.slice(0, -suffix.length)}.`;
+  if (!key.startsWith(stem) || !key.endsWith(suffix)) return false;
+  return GENERATION.test(key.slice(stem.length, key.length - suffix.length));
 }
 
 export function manifestKey(ref: ShardRef): string {
-  return `manifests/${ref.source}/${datePath(ref.window.startMs)}/${shardName(ref)}.json`;
+  return `manifests/${ref.source}/${datePath(ref.window.startMs)}/${shardName(ref)}.v${FORMAT_VERSION}.json`;
 }
 
 /** The manifest day prefixes that can hold shards starting in [fromMs, toMs). */

@@ -2,12 +2,22 @@
  * One shard, end to end: pull → encode → store object → write manifest (the commit marker).
  *
  * The manifest is written only after the object is complete, so an object without a manifest
- * is never a backup. A committed shard is skipped unless forced. A forced re-run of a committed
- * shard first stages the new object under a separate key, so a failure never damages the
- * backup that already exists.
+ * is never a backup. A committed shard is skipped unless forced. A re-run (forced, or of an
+ * incomplete shard) writes its object under a new key beside the committed one, then the
+ * manifest naming it: that one write is the switch, so at every instant the manifest names a
+ * complete object, the old one or the new one. Only then is the superseded object deleted.
  */
+import { randomBytes } from 'node:crypto';
 import { encodeShard, SHARD_CODEC } from '../format';
-import { manifestKey, objectKey, FORMAT_VERSION, type ShardManifest, type ShardRef } from '../shard';
+import {
+  isObjectKeyOf,
+  manifestKey,
+  objectKey,
+  rerunObjectKey,
+  FORMAT_VERSION,
+  type ShardManifest,
+  type ShardRef,
+} from '../shard';
 import type { ObjectStore, PrometheusReader } from '../ports';
 import { parseSelector } from '../prom/selector';
 import { readManifestIfPresent, serializeManifest } from '../manifest';
@@ -49,16 +59,11 @@ export async function backupShard(
     return { ref, status: 'skipped', manifest: existing, seconds: (deps.nowMs() - started) / 1000 };
   }
 
-  const oKey = objectKey(ref);
   const pulledAtMs = deps.nowMs();
+  const oKey = existing === undefined ? objectKey(ref) : rerunObjectKey(ref, newGeneration(pulledAtMs));
   const pieces = pullWindow(deps.reader, ref.window, parseSelector(ref.selector), options.signal);
   const encoded = encodeShard(pieces);
-  const stagingKey = existing ? `staging/${oKey}.${pulledAtMs}` : undefined;
-  let put = await deps.store.put(stagingKey ?? oKey, encoded.body);
-  if (stagingKey) {
-    put = await deps.store.put(oKey, deps.store.get(stagingKey));
-    await deps.store.delete(stagingKey);
-  }
+  const put = await deps.store.put(oKey, encoded.body);
   const stats = encoded.stats();
 
   const manifest: ShardManifest = {
@@ -81,7 +86,16 @@ export async function backupShard(
     pulled_from: deps.reader.endpoint,
   };
   await deps.store.put(mKey, once(serializeManifest(manifest)));
+  if (existing !== undefined && existing.object_key !== oKey && isObjectKeyOf(ref, existing.object_key)) {
+    // The new backup is committed; a superseded object left behind is no backup (no manifest names it).
+    await deps.store.delete(existing.object_key).catch(() => undefined);
+  }
   return { ref, status: 'committed', manifest, seconds: (deps.nowMs() - started) / 1000 };
+}
+
+/** Unique per run, also for two runs in one millisecond: a re-run never writes over an object a manifest names. */
+function newGeneration(pulledAtMs: number): string {
+  return `${pulledAtMs.toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
