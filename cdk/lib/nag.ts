@@ -27,7 +27,7 @@ const ARCHIVE_FOLDER =
 export const JUSTIFIED_WILDCARDS: readonly Justification[] = [
   {
     resource: ARCHIVE_FOLDER,
-    actions: /^(s3:(GetObject|PutObject|AbortMultipartUpload|RestoreObject|ListMultipartUploadParts))$/,
+    actions: /^(s3:(GetObject|PutObject|AbortMultipartUpload|RestoreObject|DeleteObject|ListMultipartUploadParts))$/,
     reason:
       'Object access scoped to one folder of the archive prefix; an S3 ARN can only name a folder with a trailing *.',
   },

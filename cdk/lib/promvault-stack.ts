@@ -29,7 +29,8 @@ export interface PromvaultStackProps extends StackProps {
 /** What each function may touch in the archive: the least each handler needs (see contracts.ts). */
 export const ARCHIVE_ACCESS: Readonly<Record<FunctionRole, PrefixAccess>> = {
   planBackup: { read: ['checkpoints', 'manifests'], write: ['plans'] },
-  backupShard: { read: ['manifests'], write: ['shards', 'manifests'] },
+  // A re-run writes its object beside the committed one, then deletes the one it superseded.
+  backupShard: { read: ['manifests'], write: ['shards', 'manifests'], delete: ['shards'] },
   commitBackup: { read: ['manifests', 'plans', 'checkpoints'], write: ['checkpoints'] },
   planRestore: { read: ['manifests'], write: ['restores'] },
   // Thaw reads the restore plan and the manifests naming the objects it thaws.

@@ -21,6 +21,8 @@ export interface PrefixAccess {
   readonly write?: readonly ArchiveDir[];
   /** Folders whose archived objects it may thaw (s3:RestoreObject). @default none */
   readonly restore?: readonly ArchiveDir[];
+  /** Folders it may delete objects from (s3:DeleteObject). @default none */
+  readonly delete?: readonly ArchiveDir[];
 }
 
 export interface ArchiveBucketProps {
@@ -178,6 +180,7 @@ export class ArchiveBucket extends Construct {
     add(['s3:GetObject'], objects(access.read));
     add(['s3:PutObject', 's3:AbortMultipartUpload'], objects(access.write));
     add(['s3:RestoreObject'], objects(access.restore));
+    add(['s3:DeleteObject'], objects(access.delete));
     // Unconditional: without s3:ListBucket, S3 answers 403 instead of 404 for a missing key, and
     // the handlers probe for checkpoints and manifests that may not exist yet.
     add(['s3:ListBucket'], [this.bucket.bucketArn]);

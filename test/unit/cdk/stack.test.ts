@@ -79,6 +79,7 @@ describe('IAM: each function reaches only its folders under the prefix', () => {
         's3:GetObject': objects('manifests'),
         's3:PutObject': objects('manifests', 'shards'),
         's3:AbortMultipartUpload': objects('manifests', 'shards'),
+        's3:DeleteObject': objects('shards'),
         'kms:GenerateDataKey': ['<ArchiveKey.Arn>'],
         'secretsmanager:GetSecretValue': [
           'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:promvault/prod-??????',
