@@ -1,8 +1,9 @@
 import { openStore } from '../lambdas/adapters/open-store';
-import { listAllManifests } from '../lambdas/core/manifest';
+import { requireSources, scanAllManifests } from '../lambdas/core/manifest';
+import { gapsWithinSpan } from '../lambdas/core/restore/coverage';
 import { formatIso } from '../lambdas/core/time';
 import { validateSourceName } from '../lambdas/core/shard';
-import { formatBytes, formatCount, printJson } from './output';
+import { EXIT, formatBytes, formatCount, gapPairs, printJson, warnIncomplete } from './output';
 
 interface InspectFlags {
   store: string;
@@ -15,8 +16,13 @@ interface InspectFlags {
 export async function inspectCommand(flags: InspectFlags): Promise<void> {
   const source = flags.sourceName === undefined ? undefined : validateSourceName(flags.sourceName);
   const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
-  await store.check();
-  const manifests = await listAllManifests(store, source);
+  await store.checkReadable();
+  await requireSources(store, source === undefined ? [] : [source]);
+  const { manifests, unreadable } = await scanAllManifests(store, source);
+  // Holes between a source's first and last shard: what a restore of that span would miss.
+  const gaps = gapsWithinSpan(manifests);
+  warnIncomplete(gaps, unreadable);
+  if (unreadable.length > 0) process.exitCode = EXIT.incomplete;
   const shards = manifests.map((m) => ({
     source: m.source,
     start: formatIso(m.start_ms),
@@ -36,11 +42,19 @@ export async function inspectCommand(flags: InspectFlags): Promise<void> {
     stored_bytes: shards.reduce((a, s) => a + s.stored_bytes, 0),
   };
   if (flags.json) {
-    printJson({ store: store.location, ...totals, shard_list: shards });
+    printJson({
+      store: store.location,
+      ...totals,
+      shard_list: shards,
+      gaps: gapPairs(gaps),
+      gap_details: gaps,
+      unreadable_manifests: unreadable,
+    });
     return;
   }
   process.stdout.write(
-    `${store.location}: ${totals.shards} committed shards, ${formatCount(totals.samples)} samples, ${formatBytes(totals.stored_bytes)}\n`,
+    `${store.location}: ${totals.shards} committed shards, ${formatCount(totals.samples)} samples, ${formatBytes(totals.stored_bytes)}` +
+      `${gaps.length > 0 ? `, ${gaps.length} gaps` : ''}${unreadable.length > 0 ? `, ${unreadable.length} corrupt manifests` : ''}\n`,
   );
   for (const s of shards) {
     process.stdout.write(

@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { version } from '../package.json';
-import { reportError } from './output';
+import { EXIT_CODES_HELP, reportError } from './output';
 import { registerRunCommand } from './run';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -78,12 +78,14 @@ export function buildProgram(): Command {
     .option('--target-basic-auth <user:password>', 'basic auth for the target')
     .option('--target-bearer-token-file <file>', 'bearer token for the target')
     .option('--target-header <name: value>', 'extra header, e.g. X-Scope-OrgID: tenant; repeatable', collect, [])
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(restoreCommand);
 
   selection(program.command('export'))
     .description('write backed-up samples as OpenMetrics for promtool tsdb create-blocks-from openmetrics')
     .option('--format <format>', 'output format', 'openmetrics')
     .requiredOption('--out <file|->', 'output file, or - for stdout')
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(exportCommand);
 
   program
@@ -97,6 +99,10 @@ export function buildProgram(): Command {
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--region <region>', 'AWS region of the bucket')
     .option('--json', 'print one JSON object as the last stdout line')
+    .addHelpText(
+      'after',
+      `${EXIT_CODES_HELP}\nWithout both --from and --to, holes between a source's shards are reported as gaps but do not make the exit code 3.`,
+    )
     .action(verifyCommand);
 
   registerRunCommand(program);

@@ -4,11 +4,12 @@ import { InputError } from '../lambdas/core/errors';
 import { parseTime, formatIso } from '../lambdas/core/time';
 import { parseSelector } from '../lambdas/core/prom/selector';
 import { planRestore, type RestorePlan } from '../lambdas/core/restore/plan';
-import { runRestore } from '../lambdas/core/restore/run';
+import { runRestore, type RestoreFailure } from '../lambdas/core/restore/run';
 import { fetchVerified } from '../lambdas/core/restore/fetch';
-import { filterPieces } from '../lambdas/core/restore/filter';
+import { SliceFilter } from '../lambdas/core/restore/filter';
 import { toOpenMetrics, type ExportCounts } from '../lambdas/core/restore/export-openmetrics';
 import { decodeShard } from '../lambdas/core/format';
+import { CorruptShardError, ObjectNotFoundError } from '../lambdas/core/errors';
 import { validateSourceName } from '../lambdas/core/shard';
 import type { ObjectStore } from '../lambdas/core/ports';
 import type { LabelMatcher } from '../lambdas/core/types';
@@ -17,7 +18,7 @@ import { HttpRemoteWriter } from '../lambdas/adapters/remote-write-http';
 import { parseBasicAuth, parseHeaders, readToken } from './source';
 import { parseConcurrency } from './backup';
 import { createProgress } from './progress';
-import { formatBytes, formatCount, printJson } from './output';
+import { EXIT, duringRun, formatBytes, formatCount, gapPairs, printJson, warnIncomplete } from './output';
 
 interface SelectionFlags {
   store: string;
@@ -48,7 +49,7 @@ async function select(flags: SelectionFlags): Promise<Selection> {
   const selectorGroups = flags.match.map((m) => parseSelector(m));
   const sources = flags.sourceName.map(validateSourceName);
   const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
-  await store.check();
+  await store.checkReadable();
   const plan = await planRestore(store, { sources, fromMs, toMs });
   return { store, fromMs, toMs, selectorGroups, plan };
 }
@@ -88,6 +89,8 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const bearerToken = readToken(flags.targetBearerTokenFile, '--target-bearer-token-file');
   const sel = await select(flags);
   const { plan } = sel;
+  const coverage = coverageOf(plan);
+  warnIncomplete(plan.gaps, plan.unreadable);
 
   if (flags.dryRun || !target) {
     const summary = {
@@ -97,7 +100,11 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
       samples: plan.samples,
       stored_bytes: plan.stored_bytes,
       shard_keys: plan.shards.map((m) => m.object_key),
+      gaps: coverage.gaps,
+      gap_details: coverage.gap_details,
+      unreadable_manifests: plan.unreadable,
     };
+    if (coverage.gaps.length > 0 || plan.unreadable.length > 0) process.exitCode = EXIT.incomplete;
     if (flags.json) printJson(summary);
     else {
       process.stdout.write(
@@ -110,27 +117,62 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
 
   const writer = new HttpRemoteWriter({ url: target, headers, basicAuth, bearerToken });
   const progress = createProgress('restore', !flags.json);
-  progress.start(plan.shards.length);
-  const report = await runRestore(
-    {
-      store: sel.store,
-      writer,
-      onShardDone: (r, done) =>
-        progress.update(done, 'error' in r ? `FAILED ${r.key}` : `${formatCount(r.samples)} samples`),
-    },
-    plan.shards,
-    { window: { startMs: sel.fromMs, endMs: sel.toMs }, selectorGroups: sel.selectorGroups },
-    { batchSamples, concurrency },
-  ).finally(() => progress.stop());
+  progress.start(plan.reads.length);
+  const ran = await duringRun(() =>
+    runRestore(
+      {
+        store: sel.store,
+        writer,
+        onShardDone: (r, done) =>
+          progress.update(done, 'error' in r ? `FAILED ${r.key}` : `${formatCount(r.samples)} samples`),
+      },
+      plan.reads,
+      { window: { startMs: sel.fromMs, endMs: sel.toMs }, selectorGroups: sel.selectorGroups },
+      { batchSamples, concurrency },
+    ).finally(() => progress.stop()),
+  );
+  const failures = [...ran.failures, ...coverage.unreadable_failures];
+  const report = { ...ran, shards: ran.shards + plan.unreadable.length, failed_shards: failures.length, failures };
 
-  for (const f of report.failures) process.stderr.write(`shard ${f.key} failed: ${f.error}\n`);
-  if (flags.json) printJson({ target, ...report });
+  for (const f of ran.failures) process.stderr.write(`shard ${f.key} failed: ${f.error}\n`);
+  if (flags.json) printJson({ target, ...report, gaps: coverage.gaps, gap_details: coverage.gap_details });
   else {
     process.stdout.write(
-      `restored ${formatCount(report.samples)} samples of ${formatCount(report.series)} shard-series from ${report.shards - report.failed_shards}/${report.shards} shards into ${target} in ${report.seconds.toFixed(1)} s (${report.requests} requests)\n`,
+      `restored ${formatCount(report.samples)} samples of ${formatCount(report.series)} shard-series from ${report.shards - report.failed_shards}/${report.shards} shards into ${target} in ${report.seconds.toFixed(1)} s (${report.requests} requests)` +
+        duplicatesNote(report.duplicate_samples_skipped) +
+        gapsNote(coverage.gaps.length) +
+        '\n',
     );
   }
-  if (report.failed_shards > 0) process.exitCode = 1;
+  process.exitCode = exitCodeOf(failures, coverage.gaps.length);
+}
+
+/** The coverage fields of a restore or export report: gaps, and unreadable manifests as failed shards. */
+function coverageOf(plan: RestorePlan) {
+  return {
+    gaps: gapPairs(plan.gaps),
+    gap_details: plan.gaps,
+    unreadable_failures: plan.unreadable.map((u): RestoreFailure => ({
+      key: u.key,
+      error: u.error,
+      error_name: CorruptShardError.name,
+    })),
+  };
+}
+
+/** 1 when something beyond a shard's own bytes failed (the target, the network); 3 when only shards or coverage fell short. */
+function exitCodeOf(failures: readonly RestoreFailure[], gaps: number): number {
+  const shardLocal = new Set([CorruptShardError.name, ObjectNotFoundError.name]);
+  if (failures.some((f) => !shardLocal.has(f.error_name))) return EXIT.failed;
+  return failures.length > 0 || gaps > 0 ? EXIT.incomplete : EXIT.done;
+}
+
+function duplicatesNote(n: number): string {
+  return n > 0 ? `; ${formatCount(n)} samples held by overlapping shards were written once` : '';
+}
+
+function gapsNote(n: number): string {
+  return n > 0 ? `; ${n} gaps in the range have no backup (see the warnings)` : '';
 }
 
 interface ExportFlags extends SelectionFlags {
@@ -143,29 +185,65 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
     throw new InputError(`--format ${flags.format} is not supported: use --format openmetrics`);
   }
   const sel = await select(flags);
+  const { plan } = sel;
+  const coverage = coverageOf(plan);
+  warnIncomplete(plan.gaps, plan.unreadable);
   const counts: ExportCounts = { samples: 0, series: 0, stale_markers_dropped: 0 };
   const toStdout = flags.out === '-';
   const out = toStdout ? process.stdout : createWriteStream(flags.out);
   const window = { startMs: sel.fromMs, endMs: sel.toMs };
   const store = sel.store;
-  const shards = sel.plan.shards;
+  const failures: RestoreFailure[] = [...coverage.unreadable_failures];
+  let duplicates = 0;
   async function* pieces() {
-    for (const m of shards) yield* filterPieces(decodeShard(await fetchVerified(store, m)), window, sel.selectorGroups);
+    for (const read of plan.reads) {
+      let body;
+      try {
+        body = await fetchVerified(store, read);
+      } catch (err) {
+        // A shard whose bytes are bad is named and left out; the others are still exported.
+        if (!(err instanceof CorruptShardError || err instanceof ObjectNotFoundError)) throw err;
+        failures.push({ key: read.object_key, error: err.message, error_name: err.name });
+        process.stderr.write(`shard ${read.object_key} failed: ${err.message}\n`);
+        continue;
+      }
+      const filter = new SliceFilter(window, sel.selectorGroups, read.slice!);
+      for await (const piece of decodeShard(body)) {
+        const kept = filter.keep(piece);
+        if (kept) yield kept;
+      }
+      duplicates += filter.duplicates;
+    }
   }
-  for await (const text of toOpenMetrics(pieces(), counts)) {
-    if (!out.write(text)) await once(out, 'drain');
-  }
-  if (!toStdout) {
-    out.end();
-    await once(out, 'finish');
-  }
-  const summary = { shards: shards.length, ...counts, out: flags.out };
+  await duringRun(async () => {
+    for await (const text of toOpenMetrics(pieces(), counts)) {
+      if (!out.write(text)) await once(out, 'drain');
+    }
+    if (!toStdout) {
+      out.end();
+      await once(out, 'finish');
+    }
+  });
+  const shards = plan.reads.length + plan.unreadable.length;
+  const summary = {
+    shards,
+    ...counts,
+    out: flags.out,
+    duplicate_samples_skipped: duplicates,
+    failed_shards: failures.length,
+    failures,
+    gaps: coverage.gaps,
+    gap_details: coverage.gap_details,
+  };
   // With --out - stdout carries the data, so the summary goes to stderr.
   const line = flags.json
     ? JSON.stringify(summary)
-    : `exported ${formatCount(counts.samples)} samples of ${formatCount(counts.series)} shard-series from ${shards.length} shards to ${flags.out}` +
+    : `exported ${formatCount(counts.samples)} samples of ${formatCount(counts.series)} shard-series from ${shards - failures.length}/${shards} shards to ${flags.out}` +
       (counts.stale_markers_dropped > 0
         ? ` (${counts.stale_markers_dropped} staleness markers left out: OpenMetrics cannot carry them)`
-        : '');
+        : '') +
+      duplicatesNote(duplicates) +
+      gapsNote(coverage.gaps.length);
   (toStdout ? process.stderr : process.stdout).write(line + '\n');
+  process.exitCode = exitCodeOf(failures, coverage.gaps.length);
 }

@@ -1,12 +1,13 @@
 import { InputError } from '../lambdas/core/errors';
 import { parseTime } from '../lambdas/core/time';
-import { listAllManifests } from '../lambdas/core/manifest';
-import { verifyShard, summarize, type ShardVerification } from '../lambdas/core/verify';
+import { requireSources, scanAllManifests } from '../lambdas/core/manifest';
+import { findGaps, gapsWithinSpan } from '../lambdas/core/restore/coverage';
+import { verifyShard, summarize, unreadableManifest, type ShardVerification } from '../lambdas/core/verify';
 import { validateSourceName } from '../lambdas/core/shard';
 import { openStore } from '../lambdas/adapters/open-store';
 import { openReader } from './source';
 import { createProgress } from './progress';
-import { formatCount, printJson } from './output';
+import { EXIT, duringRun, formatCount, gapPairs, printJson, warnIncomplete } from './output';
 
 interface VerifyFlags {
   store: string;
@@ -28,32 +29,49 @@ export async function verifyCommand(flags: VerifyFlags): Promise<void> {
   const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
   const against = flags.against === undefined ? undefined : openReader({ source: flags.against }, 120_000);
   await against?.probe();
-  await store.check();
+  await store.checkReadable();
+  const known = await requireSources(store, sources);
 
-  const manifests = (await listAllManifests(store)).filter(
-    (m) => m.end_ms > fromMs && m.start_ms < toMs && (sources.length === 0 || sources.includes(m.source)),
-  );
+  const wanted = (source: string) => sources.length === 0 || sources.includes(source);
+  const scan = await scanAllManifests(store);
+  const manifests = scan.manifests.filter((m) => m.end_ms > fromMs && m.start_ms < toMs && wanted(m.source));
+  const unreadable = scan.unreadable.filter((u) => wanted(u.key.split('/')[1] ?? ''));
+  // Given a range, every part of it must be covered; without one, holes between a source's
+  // shards are reported but are not a failure (nothing was asked of them).
+  const ranged = flags.from !== undefined && flags.to !== undefined;
+  const checked =
+    sources.length > 0 ? sources : manifests.length > 0 ? [...new Set(manifests.map((m) => m.source))] : known;
+  const gaps = ranged ? findGaps({ startMs: fromMs, endMs: toMs }, checked, manifests) : gapsWithinSpan(manifests);
+  warnIncomplete(gaps);
+
   const progress = createProgress('verify', !flags.json);
   progress.start(manifests.length);
-  const results: ShardVerification[] = [];
-  try {
-    for (const m of manifests) {
-      results.push(await verifyShard(store, m, against));
-      progress.update(results.length, `${results.at(-1)!.verdict} ${m.object_key}`);
+  const results: ShardVerification[] = unreadable.map(unreadableManifest);
+  await duringRun(async () => {
+    try {
+      for (const m of manifests) {
+        results.push(await verifyShard(store, m, against));
+        progress.update(results.length, `${results.at(-1)!.verdict} ${m.object_key}`);
+      }
+    } finally {
+      progress.stop();
     }
-  } finally {
-    progress.stop();
-  }
+  });
   const report = summarize(results);
   for (const r of results.filter((x) => x.verdict !== 'ok')) {
     process.stderr.write(`${r.verdict}: ${r.key}\n${r.problems.map((p) => `  ${p}\n`).join('')}`);
   }
   if (flags.json) {
-    printJson({ ...report, results: report.results.filter((r) => r.verdict !== 'ok') });
+    printJson({
+      ...report,
+      results: report.results.filter((r) => r.verdict !== 'ok'),
+      gaps: gapPairs(gaps),
+      gap_details: gaps,
+    });
   } else {
     process.stdout.write(
-      `verified ${report.shards} shards in ${store.location}${against ? ` against ${flags.against}` : ''}: ${report.ok} ok, ${report.corrupt} corrupt, ${report.missing} missing, ${formatCount(report.samples)} samples, ${formatCount(report.mismatches)} mismatches\n`,
+      `verified ${report.shards} shards in ${store.location}${against ? ` against ${flags.against}` : ''}: ${report.ok} ok, ${report.corrupt} corrupt, ${report.missing} missing, ${formatCount(report.samples)} samples, ${formatCount(report.mismatches)} mismatches${gaps.length > 0 ? `, ${gaps.length} gaps` : ''}\n`,
     );
   }
-  if (report.ok !== report.shards) process.exitCode = 1;
+  process.exitCode = report.ok !== report.shards || (ranged && gaps.length > 0) ? EXIT.incomplete : EXIT.done;
 }

@@ -225,7 +225,39 @@ export class DirectoryStore implements ObjectStore {
     }
   }
 
+  async checkReadable(): Promise<void> {
+    let st;
+    try {
+      st = await stat(this.root);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) {
+        throw new InputError(
+          `store directory ${this.location} does not exist, so it holds no promvault backups: check --store`,
+          { cause: err },
+        );
+      }
+      throw new PermanentError(`cannot use the store directory ${this.location}: ${reason(err)}`, { cause: err });
+    }
+    if (!st.isDirectory()) {
+      throw new InputError(
+        `store ${this.location} is a file, not a directory: --store takes the directory that holds manifests/ and shards/`,
+      );
+    }
+    try {
+      await access(this.root, fsConstants.R_OK | fsConstants.X_OK);
+    } catch (err) {
+      throw new PermanentError(
+        `store directory ${this.location} is not readable by this user: fix its permissions or run as its owner`,
+        { cause: err },
+      );
+    }
+  }
+
   async check(): Promise<void> {
+    const existing = await stat(this.root).catch(() => undefined);
+    if (existing !== undefined && !existing.isDirectory()) {
+      throw new InputError(`store ${this.location} is a file, not a directory: give a directory as --store`);
+    }
     try {
       await mkdir(this.root, { recursive: true });
     } catch (err) {

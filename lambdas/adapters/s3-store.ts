@@ -375,28 +375,47 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  /** One listing of at most one key: needs s3:ListBucket only, writes nothing. */
+  async checkReadable(): Promise<void> {
+    const prefix = this.prefix === '' ? undefined : `${this.prefix}/`;
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 }));
+    } catch (err) {
+      throw this.unusable(err, `s3:ListBucket on the bucket and s3:GetObject on ${this.location}/*`);
+    }
+  }
+
   async check(): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
-      const status = statusOf(err);
-      if (status === 404 || (err as SdkError)?.name === 'NoSuchBucket' || (err as SdkError)?.name === 'NotFound') {
-        throw new PermanentError(`bucket ${this.bucket} does not exist: create it or fix --store`, { cause: err });
-      }
-      if (status === 403) {
-        throw new PermanentError(
-          `access denied to bucket ${this.bucket}: the credentials in use may not read or write it; grant s3:ListBucket ` +
-            `on the bucket and s3:GetObject, s3:PutObject, s3:DeleteObject on ${this.location}/*`,
-          { cause: err },
-        );
-      }
-      if (status === undefined && isNetworkError(err)) {
-        throw new TransientError(
-          `cannot reach S3 endpoint ${this.describeEndpoint()} for ${this.location}: ${describe(err)}; check --s3-endpoint and the network`,
-          { cause: err },
-        );
-      }
-      throw this.classify('use', undefined, err);
+      throw this.unusable(
+        err,
+        `s3:ListBucket on the bucket and s3:GetObject, s3:PutObject, s3:DeleteObject on ${this.location}/*`,
+        'may not read or write it',
+      );
     }
+  }
+
+  /** Why a store check failed; `grants` are what the credentials need. */
+  private unusable(err: unknown, grants: string, denied = 'may not read it'): Error {
+    const status = statusOf(err);
+    const name = (err as SdkError)?.name;
+    if (status === 404 || name === 'NoSuchBucket' || name === 'NotFound') {
+      return new PermanentError(`bucket ${this.bucket} does not exist: create it or fix --store`, { cause: err });
+    }
+    if (status === 403) {
+      return new PermanentError(
+        `access denied to bucket ${this.bucket}: the credentials in use ${denied}; grant ${grants}`,
+        { cause: err },
+      );
+    }
+    if (status === undefined && isNetworkError(err)) {
+      return new TransientError(
+        `cannot reach S3 endpoint ${this.describeEndpoint()} for ${this.location}: ${describe(err)}; check --s3-endpoint and the network`,
+        { cause: err },
+      );
+    }
+    return this.classify('use', undefined, err);
   }
 }

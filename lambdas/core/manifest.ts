@@ -6,7 +6,7 @@
  * manifest that does not describe a plausible shard is a CorruptShardError naming the key and
  * the field, never a half-valid object that fails later.
  */
-import { CorruptShardError, ObjectNotFoundError } from './errors';
+import { CorruptShardError, InputError, ObjectNotFoundError } from './errors';
 import { mapPool } from './pool';
 import type { ObjectStore } from './ports';
 import { FORMAT_VERSION, manifestPrefixes, validateSourceName, type ShardManifest } from './shard';
@@ -201,15 +201,57 @@ function byWindow(a: ShardManifest, b: ShardManifest): number {
   );
 }
 
-async function readAll(store: ObjectStore, keys: readonly string[]): Promise<ShardManifest[]> {
-  return mapPool(keys, LIST_CONCURRENCY, (key) => readManifest(store, key));
+/** A manifest listed in the store that cannot be used: its shard counts as corrupt. */
+export interface UnreadableManifest {
+  readonly key: string;
+  readonly error: string;
+}
+
+/** The manifests found, and those that did not parse (reported by key, never fatal to the others). */
+export interface ManifestScan {
+  readonly manifests: ShardManifest[];
+  readonly unreadable: UnreadableManifest[];
+}
+
+/**
+ * Reads every key; a manifest deleted since it was listed is simply not there. With `source`,
+ * a manifest under that source's prefix that names another source is corrupt.
+ */
+async function readAll(store: ObjectStore, keys: readonly string[], source?: string): Promise<ManifestScan> {
+  const read = await mapPool(keys, LIST_CONCURRENCY, async (key) => {
+    try {
+      const m = await readManifest(store, key);
+      if (source === undefined || m.source === source) return m;
+      const error = `manifest ${key} is corrupt: it names source ${JSON.stringify(m.source)}, not ${JSON.stringify(source)}`;
+      return { key, error };
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      if (err instanceof CorruptShardError) return { key, error: err.message };
+      throw err;
+    }
+  });
+  const manifests: ShardManifest[] = [];
+  const unreadable: UnreadableManifest[] = [];
+  for (const r of read) {
+    if (r === undefined) continue;
+    if ('error' in r) unreadable.push(r);
+    else manifests.push(r);
+  }
+  return { manifests, unreadable };
+}
+
+/** The old all-or-nothing contract: the first unreadable manifest fails the call. */
+function strict(scan: ManifestScan): ShardManifest[] {
+  const bad = scan.unreadable[0];
+  if (bad !== undefined) throw new CorruptShardError(bad.error);
+  return scan.manifests;
 }
 
 /**
  * The manifests of `source` whose window intersects [fromMs, toMs), sorted by start. Lists
  * only the UTC-day (or, for long ranges, month) prefixes that can hold such shards, given that no
  * shard is longer than `maxShardMs`, and reads only the manifests whose file name places them in
- * the range.
+ * the range. Fails on the first manifest that does not parse; scanManifests reports those instead.
  */
 export async function listManifests(
   store: ObjectStore,
@@ -218,6 +260,17 @@ export async function listManifests(
   toMs: number,
   maxShardMs: number,
 ): Promise<ShardManifest[]> {
+  return strict(await scanManifests(store, source, fromMs, toMs, maxShardMs));
+}
+
+/** As listManifests, but a manifest that does not parse is returned in `unreadable` and the rest are read. */
+export async function scanManifests(
+  store: ObjectStore,
+  source: string,
+  fromMs: number,
+  toMs: number,
+  maxShardMs: number,
+): Promise<ManifestScan> {
   const keys: string[] = [];
   for (const prefix of manifestPrefixes(source, fromMs, toMs, maxShardMs)) {
     for await (const info of store.list(prefix)) {
@@ -227,24 +280,28 @@ export async function listManifests(
       keys.push(info.key);
     }
   }
-  const manifests = await readAll(store, keys);
-  manifests.forEach((m, i) => {
-    if (m.source !== source) {
-      throw new CorruptShardError(
-        `manifest ${keys[i]} is corrupt: it names source ${JSON.stringify(m.source)}, not ${JSON.stringify(source)}`,
-      );
-    }
-  });
-  return manifests.filter((m) => m.start_ms < toMs && m.end_ms > fromMs).sort(byWindow);
+  const scan = await readAll(store, keys, source);
+  return {
+    manifests: scan.manifests.filter((m) => m.start_ms < toMs && m.end_ms > fromMs).sort(byWindow),
+    unreadable: scan.unreadable,
+  };
 }
 
 /** Every manifest of `source`, or of every source when omitted, sorted by source then start. */
 export async function listAllManifests(store: ObjectStore, source?: string): Promise<ShardManifest[]> {
+  return strict(await scanAllManifests(store, source));
+}
+
+/** As listAllManifests, but a manifest that does not parse is returned in `unreadable` and the rest are read. */
+export async function scanAllManifests(store: ObjectStore, source?: string): Promise<ManifestScan> {
   const prefix = source === undefined ? 'manifests/' : `manifests/${validateSourceName(source)}/`;
   const keys: string[] = [];
   for await (const info of store.list(prefix)) if (MANIFEST_KEY.test(info.key)) keys.push(info.key);
-  const manifests = await readAll(store, keys);
-  return manifests.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : byWindow(a, b)));
+  const scan = await readAll(store, keys);
+  const manifests = scan.manifests.sort((a, b) =>
+    a.source < b.source ? -1 : a.source > b.source ? 1 : byWindow(a, b),
+  );
+  return { manifests, unreadable: scan.unreadable };
 }
 
 /**
@@ -263,4 +320,49 @@ export async function listSources(store: ObjectStore): Promise<string[]> {
     }
   }
   return [...sources].sort();
+}
+
+/** Keys looked at to say what a store without backups holds instead. */
+const TOP_LEVEL_SCAN = 1000;
+const TOP_LEVEL_SHOWN = 10;
+
+/** The first few top-level names in the store ('dir/' for a prefix), from one short listing. */
+async function topLevelNames(store: ObjectStore): Promise<string[]> {
+  const names = new Set<string>();
+  let seen = 0;
+  for await (const info of store.list('')) {
+    const slash = info.key.indexOf('/');
+    names.add(slash < 0 ? info.key : info.key.slice(0, slash + 1));
+    if (++seen >= TOP_LEVEL_SCAN || names.size > TOP_LEVEL_SHOWN) break;
+  }
+  return [...names];
+}
+
+/**
+ * The sources in the store; a store (or S3 prefix) without any shard manifest is bad input: it
+ * is not a promvault store, most likely a typo in --store. So is a `wanted` source it lacks.
+ */
+export async function requireSources(store: ObjectStore, wanted: readonly string[] = []): Promise<string[]> {
+  const sources = await listSources(store);
+  if (sources.length > 0) {
+    for (const s of wanted) {
+      if (!sources.includes(s)) {
+        throw new InputError(
+          `source ${JSON.stringify(s)} has no backups in ${store.location}; sources there: ${sources.join(', ')}`,
+        );
+      }
+    }
+    return sources;
+  }
+  const names = await topLevelNames(store);
+  const holds =
+    names.length === 0
+      ? 'it is empty'
+      : `at the top level it holds ${names
+          .slice(0, TOP_LEVEL_SHOWN)
+          .map((n) => JSON.stringify(n))
+          .join(', ')}${names.length > TOP_LEVEL_SHOWN ? ', …' : ''}`;
+  throw new InputError(
+    `store ${store.location} holds no promvault backups (no manifests/ under it; ${holds}): check --store, and for S3 the bucket and prefix (the prefix is the part before manifests/)`,
+  );
 }

@@ -30,8 +30,17 @@ export interface ObjectStore {
   /** Every key under `prefix`, in lexicographic order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;
-  /** Fails with a message that says what to fix when the store cannot be used (missing bucket, no permission). */
+  /**
+   * For commands that write: fails with a message that says what to fix when the store cannot be
+   * written (missing bucket, no permission). May create a missing directory store.
+   */
   check(): Promise<void>;
+  /**
+   * For commands that only read: fails with a message that says what to fix when the store cannot
+   * be read (missing, not a directory, no permission). Writes and creates nothing, so a read-only
+   * copy or read-only credentials pass.
+   */
+  checkReadable(): Promise<void>;
 }
 
 export interface ReadOptions {

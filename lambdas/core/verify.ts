@@ -5,6 +5,7 @@
  */
 import type { ObjectStore, PrometheusReader } from './ports';
 import type { ShardManifest } from './shard';
+import type { UnreadableManifest } from './manifest';
 import type { SeriesPiece } from './types';
 import { decodeShard } from './format';
 import { fetchVerified } from './restore/fetch';
@@ -229,4 +230,9 @@ export function summarize(results: readonly ShardVerification[]): VerifyReport {
     mismatches: results.reduce((a, r) => a + r.mismatches, 0),
     results,
   };
+}
+
+/** A manifest that does not parse: its shard cannot be verified, so it counts as corrupt. */
+export function unreadableManifest(u: UnreadableManifest): ShardVerification {
+  return { key: u.key, verdict: 'corrupt', samples: 0, mismatches: 0, problems: [u.error] };
 }

@@ -15,7 +15,9 @@ import {
 } from '../errors';
 import { decodeShardBlocks } from '../format';
 import { fetchVerified } from './fetch';
-import { PieceFilter } from './filter';
+import { PieceFilter, SliceFilter } from './filter';
+import type { ShardSlice } from './coverage';
+import type { PlannedShard } from './plan';
 import { WritePipeline, type WritePipelineOptions } from './write';
 import { labelsEqual } from '../labels';
 
@@ -38,6 +40,8 @@ export interface RestoreReport {
   readonly seconds: number;
   readonly failed_shards: number;
   readonly failures: readonly RestoreFailure[];
+  /** Samples in range not written because an overlapping shard supplied them. */
+  readonly duplicate_samples_skipped: number;
 }
 
 export interface RestoreShardInput {
@@ -50,6 +54,8 @@ export interface ShardCounts {
   readonly series: number;
   readonly samples: number;
   readonly requests: number;
+  /** Samples in range left out because an overlapping shard supplies them. */
+  readonly duplicate_samples_skipped: number;
 }
 
 /**
@@ -60,9 +66,11 @@ export async function replayInto(
   body: AsyncIterable<Uint8Array>,
   input: RestoreShardInput,
   pipeline: WritePipeline,
+  slice?: ShardSlice,
 ): Promise<ShardCounts> {
   const before = pipeline.counts;
-  const filter = new PieceFilter(input.window, input.selectorGroups);
+  const sliced = slice && new SliceFilter(input.window, input.selectorGroups, slice);
+  const filter = sliced ?? new PieceFilter(input.window, input.selectorGroups);
   let series = 0;
   let lastLabels: Parameters<typeof labelsEqual>[0] | undefined;
   for await (const block of decodeShardBlocks(body)) {
@@ -82,7 +90,12 @@ export async function replayInto(
   }
   await pipeline.flush();
   const after = pipeline.counts;
-  return { series, samples: after.samples - before.samples, requests: after.requests - before.requests };
+  return {
+    series,
+    samples: after.samples - before.samples,
+    requests: after.requests - before.requests,
+    duplicate_samples_skipped: sliced?.duplicates ?? 0,
+  };
 }
 
 /** One shard into an existing pipeline: fetch, verify, replay. */
@@ -108,7 +121,7 @@ export interface RestoreRunDeps {
 
 export async function runRestore(
   deps: RestoreRunDeps,
-  shards: readonly ShardManifest[],
+  shards: readonly PlannedShard[],
   input: RestoreShardInput,
   writeOptions: WritePipelineOptions = {},
 ): Promise<RestoreReport> {
@@ -134,7 +147,8 @@ export async function runRestore(
         const next = shards[i + 1];
         if (next && next.stored_bytes <= PREFETCH_MAX_BYTES) prefetched = fetchShard(deps.store, next);
         // A fresh pipeline per shard: a failed shard leaves nothing half-sent behind for the next.
-        const counts = await replayInto(verified, input, new WritePipeline(deps.writer, writeOptions, deps.signal));
+        const pipeline = new WritePipeline(deps.writer, writeOptions, deps.signal);
+        const counts = await replayInto(verified, input, pipeline, manifest.slice);
         outcome = { key: manifest.object_key, ...counts, seconds: (nowMs() - shardStarted) / 1000 };
       } catch (err) {
         if (!isShardLocal(err)) stopped = err;
@@ -155,6 +169,7 @@ export async function runRestore(
     seconds: (nowMs() - started) / 1000,
     failed_shards: failures.length,
     failures,
+    duplicate_samples_skipped: results.reduce((a, r) => a + r.duplicate_samples_skipped, 0),
   };
 }
 
