@@ -14,10 +14,23 @@ const BIN = path.resolve(__dirname, '../../bin/promvault.js');
 
 export function runCli(
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; asUid?: number } = {},
 ): Promise<CliResult> {
+  // setpriv runs the command as another (non-root) user, e.g. to prove that reading needs no write access.
+  const [command, ...argv] =
+    options.asUid === undefined
+      ? [process.execPath, BIN, ...args]
+      : [
+          'setpriv',
+          `--reuid=${options.asUid}`,
+          `--regid=${options.asUid}`,
+          '--clear-groups',
+          process.execPath,
+          BIN,
+          ...args,
+        ];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(command!, argv, {
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
