@@ -91,6 +91,21 @@ describe('S3Store against s3rver', () => {
     await expect(store.check()).resolves.toBeUndefined();
   });
 
+  test('checkReadable() passes with one listing of one key: s3:ListBucket is all it needs', async () => {
+    const sent: string[] = [];
+    const send = s3.client.send.bind(s3.client);
+    const spy = jest.spyOn(s3.client, 'send').mockImplementation(((command: object) => {
+      sent.push(command.constructor.name);
+      return send(command as never);
+    }) as never);
+    try {
+      await expect(store.checkReadable()).resolves.toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(sent).toEqual(['ListObjectsV2Command']);
+  });
+
   test('put, get, head, delete round trip with size and SHA-256', async () => {
     const body = 'hello, promvault\n';
     const put = await store.put('rt/hello.txt', chunks('hello, ', '', 'promvault\n'));
@@ -194,6 +209,7 @@ describe('S3Store against s3rver', () => {
     const message = 'bucket no-such-bucket does not exist: create it or fix --store';
     await expect(missing.check()).rejects.toThrow(message);
     await expect(missing.check()).rejects.toBeInstanceOf(PermanentError);
+    await expect(missing.checkReadable()).rejects.toThrow(message);
     await expect(missing.head('k')).rejects.toThrow(message);
     await expect(missing.put('k', chunks('x'))).rejects.toThrow(message);
     await expect(readAll(missing.get('k'))).rejects.toThrow(message);

@@ -243,6 +243,40 @@ describe('DirectoryStore', () => {
     );
   });
 
+  test('checkReadable() creates nothing and names a missing root as a store without backups', async () => {
+    const missing = path.join(dir, 'typo');
+    const err = await new DirectoryStore(missing).checkReadable().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toBe(
+      `store directory ${missing} does not exist, so it holds no promvault backups: check --store`,
+    );
+    await expect(stat(missing)).rejects.toThrow(/ENOENT/);
+  });
+
+  test('checkReadable() and check() explain a root that is a file', async () => {
+    await writeFile(path.join(dir, 'plain'), 'x');
+    const file = new DirectoryStore(path.join(dir, 'plain'));
+    await expect(file.checkReadable()).rejects.toThrow(/is a file, not a directory: --store takes the directory/);
+    await expect(file.check()).rejects.toThrow(/is a file, not a directory: give a directory as --store/);
+  });
+
+  test('checkReadable() passes a directory nobody may write, and writes nothing in it', async () => {
+    // Root ignores permission bits, but nobody may create files in /proc.
+    const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const ro = asRoot ? '/proc/self' : path.join(dir, 'ro');
+    if (!asRoot) {
+      await mkdir(ro);
+      await chmod(ro, 0o555);
+    }
+    try {
+      const before = await readdir(ro);
+      await new DirectoryStore(ro).checkReadable();
+      expect(await readdir(ro)).toEqual(before);
+    } finally {
+      if (!asRoot) await chmod(ro, 0o755);
+    }
+  });
+
   test('check() explains a root that is not writable', async () => {
     // Root ignores permission bits, but nobody may create files in /proc.
     const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;

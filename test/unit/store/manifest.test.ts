@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DirectoryStore } from '../../../lambdas/adapters/dir-store';
-import { CorruptShardError, ObjectNotFoundError } from '../../../lambdas/core/errors';
+import { CorruptShardError, InputError, ObjectNotFoundError } from '../../../lambdas/core/errors';
 import {
   listAllManifests,
   listManifests,
@@ -10,6 +10,9 @@ import {
   parseManifest,
   readManifest,
   readManifestIfPresent,
+  requireSources,
+  scanAllManifests,
+  scanManifests,
   serializeManifest,
 } from '../../../lambdas/core/manifest';
 import {
@@ -240,6 +243,40 @@ describe('manifest store helpers', () => {
     const r = ref('prod', T0);
     await store.put(manifestKey(r), once(serializeManifest(manifestOf(ref('other', T0)))));
     await expect(listManifests(store, 'prod', T0, T0 + H, H)).rejects.toThrow('names source "other", not "prod"');
+  });
+
+  test('scanManifests and scanAllManifests report a manifest that does not parse, by key, and read the rest', async () => {
+    const bad = ref('prod', T0 + H);
+    await commit(manifestOf(ref('prod', T0)));
+    await commit(manifestOf(ref('prod', T0 + 2 * H)));
+    const text = new TextDecoder().decode(serializeManifest(manifestOf(bad)));
+    await store.put(manifestKey(bad), once(enc(text.replace(',\n', ',,\n'))));
+    await store.put(manifestKey(ref('prod', T0 + 3 * H)), once(serializeManifest(manifestOf(ref('other', T0)))));
+
+    const scan = await scanManifests(store, 'prod', T0, T0 + 4 * H, H);
+    expect(scan.manifests.map((m) => m.start_ms - T0)).toEqual([0, 2 * H]);
+    expect(scan.unreadable.map((u) => u.key)).toEqual([manifestKey(bad), manifestKey(ref('prod', T0 + 3 * H))]);
+    expect(scan.unreadable[0]!.error).toMatch(`manifest ${manifestKey(bad)} is corrupt: it is not JSON`);
+    expect(scan.unreadable[1]!.error).toMatch('names source "other", not "prod"');
+
+    const all = await scanAllManifests(store);
+    expect(all.manifests).toHaveLength(3);
+    expect(all.unreadable.map((u) => u.key)).toEqual([manifestKey(bad)]);
+    await expect(listAllManifests(store)).rejects.toBeInstanceOf(CorruptShardError);
+  });
+
+  test('requireSources: a store without manifests is bad input that says what it holds', async () => {
+    await expect(requireSources(store)).rejects.toThrow(
+      `store ${dir} holds no promvault backups (no manifests/ under it; it is empty)`,
+    );
+    await store.put('photos/cat.jpg', once(enc('x')));
+    await store.put('notes.txt', once(enc('x')));
+    const err = await requireSources(store).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/at the top level it holds "notes.txt", "photos\/"\): check --store/);
+    await commit(manifestOf(ref('prod', T0)));
+    expect(await requireSources(store, ['prod'])).toEqual(['prod']);
+    await expect(requireSources(store, ['prd'])).rejects.toThrow('source "prd" has no backups in');
   });
 
   test('listSources and listAllManifests', async () => {
