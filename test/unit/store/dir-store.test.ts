@@ -260,8 +260,8 @@ describe('DirectoryStore', () => {
     await expect(file.check()).rejects.toThrow(/is a file, not a directory: give a directory as --store/);
   });
 
-  test('checkReadable() passes a directory nobody may write, and writes nothing in it', async () => {
-    // Root ignores permission bits, but nobody may create files in /proc.
+  /** A directory this user cannot write. Root ignores permission bits, but nobody may create files in /proc. */
+  async function withReadOnlyDir(use: (ro: string) => Promise<void>): Promise<void> {
     const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     const ro = asRoot ? '/proc/self' : path.join(dir, 'ro');
     if (!asRoot) {
@@ -269,29 +269,26 @@ describe('DirectoryStore', () => {
       await chmod(ro, 0o555);
     }
     try {
+      await use(ro);
+    } finally {
+      if (!asRoot) await chmod(ro, 0o755);
+    }
+  }
+
+  test('checkReadable() passes a directory nobody may write, and writes nothing in it', async () => {
+    await withReadOnlyDir(async (ro) => {
       const before = await readdir(ro);
       await new DirectoryStore(ro).checkReadable();
       expect(await readdir(ro)).toEqual(before);
-    } finally {
-      if (!asRoot) await chmod(ro, 0o755);
-    }
+    });
   });
 
   test('check() explains a root that is not writable', async () => {
-    // Root ignores permission bits, but nobody may create files in /proc.
-    const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    const ro = asRoot ? '/proc/self' : path.join(dir, 'ro');
-    if (!asRoot) {
-      await mkdir(ro);
-      await chmod(ro, 0o555);
-    }
-    try {
+    await withReadOnlyDir(async (ro) => {
       await expect(new DirectoryStore(ro).check()).rejects.toThrow(
         `store directory ${ro} is not writable by this user`,
       );
-    } finally {
-      if (!asRoot) await chmod(ro, 0o755);
-    }
+    });
   });
 });
 
