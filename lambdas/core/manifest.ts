@@ -354,14 +354,17 @@ export async function requireSources(store: ObjectStore, wanted: readonly string
     }
     return sources;
   }
-  const names = await topLevelNames(store);
+  // Listing the root may be denied (e.g. an IAM policy scoped to prefixes): the message then goes without it.
+  const names = await topLevelNames(store).catch(() => undefined);
   const holds =
-    names.length === 0
-      ? 'it is empty'
-      : `at the top level it holds ${names
-          .slice(0, TOP_LEVEL_SHOWN)
-          .map((n) => JSON.stringify(n))
-          .join(', ')}${names.length > TOP_LEVEL_SHOWN ? ', …' : ''}`;
+    names === undefined
+      ? 'what else it holds could not be listed'
+      : names.length === 0
+        ? 'it is empty'
+        : `at the top level it holds ${names
+            .slice(0, TOP_LEVEL_SHOWN)
+            .map((n) => JSON.stringify(n))
+            .join(', ')}${names.length > TOP_LEVEL_SHOWN ? ', …' : ''}`;
   throw new InputError(
     `store ${store.location} holds no promvault backups (no manifests/ under it; ${holds}): check --store, and for S3 the bucket and prefix (the prefix is the part before manifests/)`,
   );

@@ -25,6 +25,11 @@ export function restoreResultKey(runId: string, manifestKey: string): string {
   return `${restoreResultsPrefix(runId)}${sha256Hex(manifestKey)}.json`;
 }
 
+/** The plan's gaps and unreadable manifests, which no shard task carries, for Report. */
+export function restoreCoverageKey(runId: string): string {
+  return `restores/${runId}/coverage.json`;
+}
+
 export function restoreReportKey(runId: string): string {
   return `restores/${runId}/report.json`;
 }

@@ -6,11 +6,12 @@
 import middy from '@middy/core';
 import { InputError } from '../core/errors';
 import { planRestore } from '../core/restore/plan';
+import type { RestoreCoverage } from '../core/restore/report';
 import { manifestKey } from '../core/shard';
 import { parseTime } from '../core/time';
 import { HANDLERS, type RestoreInput, type RestorePlanOutput, type RestoreShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
-import { putJson, restorePlanKey, sha256Hex } from './io';
+import { putJson, restoreCoverageKey, restorePlanKey, sha256Hex } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext } from './middleware';
 import { httpUrl, validateRestoreInput } from './validate';
 
@@ -54,6 +55,8 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     }));
     const planKey = restorePlanKey(runId);
     await putJson(store, planKey, shards);
+    const coverage: RestoreCoverage = { gaps: plan.gaps, unreadable: plan.unreadable };
+    await putJson(store, restoreCoverageKey(runId), coverage);
     const inline = shards.length <= config.inlinePlanLimit;
     context.log.info('planned', { runId, fromMs, toMs, shards: shards.length, samples: plan.samples });
     return {

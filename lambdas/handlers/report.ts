@@ -5,10 +5,19 @@
  */
 import middy from '@middy/core';
 import { mapPool } from '../core/pool';
-import { aggregateRestore, isRestoreShardRecord } from '../core/restore/report';
+import { aggregateRestore, isRestoreCoverage, isRestoreShardRecord } from '../core/restore/report';
+import { ObjectNotFoundError } from '../core/errors';
 import { HANDLERS, type ReportInput, type ReportOutput } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
-import { getJson, putJson, readPlan, restoreReportKey, restoreResultKey, restoreResultsPrefix } from './io';
+import {
+  getJson,
+  putJson,
+  readPlan,
+  restoreCoverageKey,
+  restoreReportKey,
+  restoreResultKey,
+  restoreResultsPrefix,
+} from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext } from './middleware';
 import { validateReportInput, validateRestoreShardTask } from './validate';
 
@@ -27,7 +36,18 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const records = docs.filter(isRestoreShardRecord);
     if (records.length < docs.length)
       context.log.warn('ignoring unreadable shard results', { count: docs.length - records.length });
-    const report = aggregateRestore(input.runId, planned, records, deps.nowMs());
+    // A plan written before coverage was recorded has none.
+    const coverage = await getJson(store, restoreCoverageKey(input.runId)).catch((err: unknown) => {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    });
+    const report = aggregateRestore(
+      input.runId,
+      planned,
+      records,
+      deps.nowMs(),
+      isRestoreCoverage(coverage) ? coverage : undefined,
+    );
     const reportKey = restoreReportKey(input.runId);
     await putJson(store, reportKey, report);
     const { shards, restored, failed_shards, samples, series } = report;

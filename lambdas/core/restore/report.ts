@@ -3,6 +3,20 @@
  * shard worker) against the plan. A planned shard without a record never finished: it counts
  * as failed, so a worker that died without a word cannot make the run look complete. Pure.
  */
+import type { UnreadableManifest } from '../manifest';
+import type { Gap, GapPair } from './coverage';
+
+/** What the plan found missing from the range: no shard task carries it, so Report is told apart. */
+export interface RestoreCoverage {
+  readonly gaps: readonly Gap[];
+  readonly unreadable: readonly UnreadableManifest[];
+}
+
+export function isRestoreCoverage(v: unknown): v is RestoreCoverage {
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return Array.isArray(c.gaps) && Array.isArray(c.unreadable);
+}
 
 /** What one shard worker records about its shard; the last record of a shard wins. */
 export type RestoreShardRecord =
@@ -33,6 +47,9 @@ export interface RestoreRunReport {
   readonly samples: number;
   readonly requests: number;
   readonly failures: readonly { readonly manifest_key: string; readonly error_name: string; readonly error: string }[];
+  /** Parts of the range without a committed shard, `[start_ms, end_ms]`; details in gap_details. */
+  readonly gaps: readonly GapPair[];
+  readonly gap_details: readonly Gap[];
   readonly created_at: string;
 }
 
@@ -49,6 +66,7 @@ export function aggregateRestore(
   plannedManifestKeys: readonly string[],
   records: readonly RestoreShardRecord[],
   nowMs: number,
+  coverage: RestoreCoverage = { gaps: [], unreadable: [] },
 ): RestoreRunReport {
   const byKey = new Map(records.map((r) => [r.manifest_key, r]));
   let restored = 0;
@@ -73,6 +91,8 @@ export function aggregateRestore(
       requests += r.requests;
     }
   }
+  for (const u of coverage.unreadable)
+    failures.push({ manifest_key: u.key, error_name: 'CorruptShardError', error: u.error });
   const shards = restored + failures.length;
   return {
     run_id: runId,
@@ -83,6 +103,8 @@ export function aggregateRestore(
     samples,
     requests,
     failures,
+    gaps: coverage.gaps.map((g) => [g.start_ms, g.end_ms]),
+    gap_details: coverage.gaps,
     created_at: new Date(nowMs).toISOString(),
   };
 }

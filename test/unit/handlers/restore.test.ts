@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { mockClient } from 'aws-sdk-client-mock';
 import { HeadObjectCommand, RestoreObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -17,7 +17,7 @@ import type {
 import { restoreResultKey, sha256Hex } from '../../../lambdas/handlers/io';
 import { S3ArchiveThawer } from '../../../lambdas/adapters/s3-thaw';
 import { CorruptShardError, InputError } from '../../../lambdas/core/errors';
-import { objectKey } from '../../../lambdas/core/shard';
+import { manifestKey, objectKey } from '../../../lambdas/core/shard';
 import {
   HOUR,
   T0,
@@ -148,6 +148,25 @@ describe('RestoreShard and Report', () => {
     expect(doc.failures).toEqual([
       expect.objectContaining({ manifest_key: plan.shards[1]!.manifestKey, error_name: 'CorruptShardError' }),
     ]);
+  });
+
+  it('Report names the gaps of the range and the manifests that do not parse (issue 14, 15)', async () => {
+    world = await makeWorld();
+    await backedUp(world, 3);
+    const hour = (i: number) => ({ startMs: T0 + i * HOUR, endMs: T0 + (i + 1) * HOUR });
+    await rm(path.join(world.dir, ...manifestKey({ source: 'prod', window: hour(1), selector: '' }).split('/')));
+    const bad = manifestKey({ source: 'prod', window: hour(2), selector: '' });
+    const badFile = path.join(world.dir, ...bad.split('/'));
+    await writeFile(badFile, (await readFile(badFile, 'utf8')).replace(',\n', ',,\n'));
+
+    const plan = await invoke<RestorePlanOutput>(planRestore(world.deps), range);
+    expect(plan.shardCount).toBe(1);
+    for (const task of plan.shards) await invoke(restoreShard(world.deps), task);
+    const out = await invoke<ReportOutput>(report(world.deps), { runId: plan.runId, planKey: plan.planKey });
+    expect(out).toMatchObject({ shards: 2, restored: 1, failed_shards: 1 });
+    const doc = JSON.parse(await readText(world.store, out.reportKey));
+    expect(doc.gaps).toEqual([[T0 + HOUR, T0 + 3 * HOUR]]);
+    expect(doc.failures).toEqual([expect.objectContaining({ manifest_key: bad, error_name: 'CorruptShardError' })]);
   });
 
   it('counts a planned shard without a result as failed', async () => {
