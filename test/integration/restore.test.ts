@@ -414,7 +414,7 @@ describe('faults', () => {
         fake.url,
         '--json',
       ]);
-      expect(res.code).not.toBe(0);
+      expect(res.code).toBe(3);
       expect(res.json).toMatchObject({ shards: 6, failed_shards: 1 });
       expect(res.stderr).toContain(victim);
       expect(fake.acceptedSamples).toBe(res.json!.samples);
