@@ -102,4 +102,8 @@ export class RecordingStore implements ObjectStore {
   check(): Promise<void> {
     return this.inner.check();
   }
+
+  checkReadable(): Promise<void> {
+    return this.inner.checkReadable();
+  }
 }
