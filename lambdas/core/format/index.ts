@@ -11,8 +11,9 @@ export {
 } from './encoder';
 export type { EncodeOptions, EncodedShard, ShardStats } from './encoder';
 export { decodeShard, decodeShardBlocks } from './decoder';
-export { InvalidSeriesError, DEFAULT_ENCODER_TUNING, LIMITS } from './block';
-export type { EncoderTuning, KindCounts } from './block';
+export { InvalidSeriesError, DEFAULT_ENCODER_TUNING } from './block-encode';
+export { LIMITS } from './block-format';
+export type { EncoderTuning, KindCounts } from './block-encode';
 export { SHARD_FORMAT_VERSION, CODEC_IDS, MAGIC, HEADER_BYTES } from './header';
 export type { CodecName } from './header';
 
