@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeWriteRequest } from '../../lambdas/core/prom/prompb';
+import { decodeWriteRequest } from './prompb-server';
 import { snappyUncompress } from '../../lambdas/core/prom/snappy';
 import type { SeriesPiece } from '../../lambdas/core/types';
 

@@ -19,7 +19,48 @@ export const CONTENT_TYPE_PROTOBUF = 'application/x-protobuf';
 export const CONTENT_TYPE_STREAMED = 'application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse';
 
 const MATCHER_TYPE_CODE: Record<MatcherType, number> = { '=': 0, '!=': 1, '=~': 2, '!~': 3 };
-const MATCHER_TYPES: readonly MatcherType[] = ['=', '!=', '=~', '!~'];
+
+// Wire tags: (field number << 3) | wire type, where 0 is varint, 1 fixed64, 2 length-delimited.
+// Named per message as in prompb.proto.
+/** Field 1 of both WriteRequest and QueryResult: repeated TimeSeries. */
+export const TIMESERIES_LIST = 0x0a; // field 1, message
+export const TIMESERIES_LABELS = 0x0a; // field 1, message
+export const TIMESERIES_SAMPLES = 0x12; // field 2, message
+export const TIMESERIES_HISTOGRAMS = 0x22; // field 4, message (remote write 1.0 with native histograms)
+export const LABEL_NAME = 0x0a; // field 1, string
+export const LABEL_VALUE = 0x12; // field 2, string
+export const SAMPLE_VALUE = 0x09; // field 1, fixed64 (double)
+export const SAMPLE_TIMESTAMP = 0x10; // field 2, varint (int64)
+export const READ_REQUEST_QUERIES = 0x0a; // field 1, message
+export const READ_REQUEST_ACCEPTED_TYPES_PACKED = 0x12; // field 2, packed enums
+export const READ_REQUEST_ACCEPTED_TYPES = 0x10; // field 2, one enum (unpacked)
+export const READ_RESPONSE_RESULTS = 0x0a; // field 1, message
+export const QUERY_START_MS = 0x08; // field 1, varint (int64)
+export const QUERY_END_MS = 0x10; // field 2, varint (int64)
+export const QUERY_MATCHERS = 0x1a; // field 3, message
+export const QUERY_HINTS = 0x22; // field 4, message
+export const MATCHER_TYPE = 0x08; // field 1, varint (enum)
+export const MATCHER_NAME = 0x12; // field 2, string
+export const MATCHER_VALUE = 0x1a; // field 3, string
+export const HINTS_STEP_MS = 0x08; // field 1, varint (int64)
+export const HINTS_FUNC = 0x12; // field 2, string
+export const HINTS_START_MS = 0x18; // field 3, varint (int64)
+export const HINTS_END_MS = 0x20; // field 4, varint (int64)
+export const HINTS_GROUPING = 0x2a; // field 5, string
+export const HINTS_BY = 0x30; // field 6, varint (bool)
+export const HINTS_RANGE_MS = 0x38; // field 7, varint (int64)
+export const CHUNKED_RESPONSE_SERIES = 0x0a; // field 1, message
+export const CHUNKED_RESPONSE_QUERY_INDEX = 0x10; // field 2, varint (int64)
+export const CHUNKED_SERIES_LABELS = 0x0a; // field 1, message
+export const CHUNKED_SERIES_CHUNKS = 0x12; // field 2, message
+export const CHUNK_MIN_TIME_MS = 0x08; // field 1, varint (int64)
+export const CHUNK_MAX_TIME_MS = 0x10; // field 2, varint (int64)
+export const CHUNK_TYPE = 0x18; // field 3, varint (enum)
+export const CHUNK_DATA = 0x22; // field 4, bytes
+/** The low 3 bits of a tag: its wire type. */
+export const WIRE_TYPE_MASK = 7;
+/** A Sample on the 6-byte-timestamp path: tag and length (16 bytes) as one little-endian uint16. */
+const SAMPLE_OF_16_BYTES = TIMESERIES_SAMPLES | (16 << 8);
 
 export interface ReadHints {
   readonly stepMs?: number;
@@ -37,11 +78,6 @@ export interface ReadQuery {
   readonly endTimestampMs: number;
   readonly matchers: readonly LabelMatcher[];
   readonly hints?: ReadHints;
-}
-
-export interface ReadRequest {
-  readonly queries: ReadQuery[];
-  readonly acceptedResponseTypes: number[];
 }
 
 export interface QueryResult {
@@ -73,7 +109,7 @@ export interface ChunkedReadResponse {
 // ---------------------------------------------------------------------------------------------
 // Decoding helpers
 
-function wrapDecode<T>(what: string, bytes: Uint8Array, fn: (r: Reader) => T): T {
+export function wrapDecode<T>(what: string, bytes: Uint8Array, fn: (r: Reader) => T): T {
   const r = new Reader(bytes);
   try {
     return fn(r);
@@ -84,18 +120,18 @@ function wrapDecode<T>(what: string, bytes: Uint8Array, fn: (r: Reader) => T): T
 }
 
 /** Reads a length prefix and returns the end of the embedded message. */
-function subEnd(r: Reader, end: number): number {
+export function subEnd(r: Reader, end: number): number {
   const len = r.uint32();
   const e = r.pos + len;
   if (e > end) throw new DecodeError(`field of ${len} bytes at byte ${r.pos} runs past its message (ends at ${end})`);
   return e;
 }
 
-function checkEnd(r: Reader, end: number): void {
+export function checkEnd(r: Reader, end: number): void {
   if (r.pos !== end) throw new DecodeError(`field runs past its message at byte ${r.pos} (message ends at ${end})`);
 }
 
-function readString(r: Reader): string {
+export function readString(r: Reader): string {
   try {
     return r.stringVerify();
   } catch (err) {
@@ -108,9 +144,9 @@ function readLabel(r: Reader, end: number): Label {
   let value = '';
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 0x0a) name = readString(r);
-    else if (tag === 0x12) value = readString(r);
-    else r.skipType(tag & 7);
+    if (tag === LABEL_NAME) name = readString(r);
+    else if (tag === LABEL_VALUE) value = readString(r);
+    else r.skipType(tag & WIRE_TYPE_MASK);
   }
   checkEnd(r, end);
   return { name, value };
@@ -124,15 +160,15 @@ function readSample(r: Reader, end: number, out: SampleBuffer): void {
   let lo = 0;
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 0x09) {
+    if (tag === SAMPLE_VALUE) {
       const p = r.pos;
       if (p + 8 > end) throw new DecodeError(`sample value at byte ${p} runs past its message`);
       lo = buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24);
       hi = buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24);
       r.pos = p + 8;
-    } else if (tag === 0x10) {
+    } else if (tag === SAMPLE_TIMESTAMP) {
       t = readInt64(r);
-    } else r.skipType(tag & 7);
+    } else r.skipType(tag & WIRE_TYPE_MASK);
   }
   checkEnd(r, end);
   out.pushBits(t, hi, lo);
@@ -146,11 +182,11 @@ function readTimeSeries(r: Reader, end: number, histograms: { n: number }): Seri
   scratch.clear();
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 0x0a) labels.push(readLabel(r, subEnd(r, end)));
-    else if (tag === 0x12) readSample(r, subEnd(r, end), scratch);
+    if (tag === TIMESERIES_LABELS) labels.push(readLabel(r, subEnd(r, end)));
+    else if (tag === TIMESERIES_SAMPLES) readSample(r, subEnd(r, end), scratch);
     else {
-      if (tag === 0x22) histograms.n++;
-      r.skipType(tag & 7);
+      if (tag === TIMESERIES_HISTOGRAMS) histograms.n++;
+      r.skipType(tag & WIRE_TYPE_MASK);
     }
   }
   checkEnd(r, end);
@@ -158,12 +194,12 @@ function readTimeSeries(r: Reader, end: number, histograms: { n: number }): Seri
   return { labels, timestamps, values };
 }
 
-function readTimeSeriesList(r: Reader, end: number, histograms: { n: number }): SeriesPiece[] {
+export function readTimeSeriesList(r: Reader, end: number, histograms: { n: number }): SeriesPiece[] {
   const series: SeriesPiece[] = [];
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 0x0a) series.push(readTimeSeries(r, subEnd(r, end), histograms));
-    else r.skipType(tag & 7);
+    if (tag === TIMESERIES_LIST) series.push(readTimeSeries(r, subEnd(r, end), histograms));
+    else r.skipType(tag & WIRE_TYPE_MASK);
   }
   checkEnd(r, end);
   return series;
@@ -173,12 +209,12 @@ function readTimeSeriesList(r: Reader, end: number, histograms: { n: number }): 
 // Remote read
 
 function writeMatcher(w: Writer, m: LabelMatcher): void {
-  w.uint32(0x1a).fork();
+  w.uint32(QUERY_MATCHERS).fork();
   const code = MATCHER_TYPE_CODE[m.type];
   if (code === undefined) throw new RangeError(`unknown matcher type ${JSON.stringify(m.type)}`);
-  w.uint32(0x08).int32(code);
-  w.uint32(0x12).string(m.name);
-  w.uint32(0x1a).string(m.value);
+  w.uint32(MATCHER_TYPE).int32(code);
+  w.uint32(MATCHER_NAME).string(m.name);
+  w.uint32(MATCHER_VALUE).string(m.value);
   w.ldelim();
 }
 
@@ -186,123 +222,31 @@ function writeMatcher(w: Writer, m: LabelMatcher): void {
 export function encodeReadRequest(queries: readonly ReadQuery[], acceptedTypes: readonly number[]): Uint8Array {
   const w = Writer.create();
   for (const q of queries) {
-    w.uint32(0x0a).fork();
-    w.uint32(0x08).int64(q.startTimestampMs);
-    w.uint32(0x10).int64(q.endTimestampMs);
+    w.uint32(READ_REQUEST_QUERIES).fork();
+    w.uint32(QUERY_START_MS).int64(q.startTimestampMs);
+    w.uint32(QUERY_END_MS).int64(q.endTimestampMs);
     for (const m of q.matchers) writeMatcher(w, m);
     if (q.hints) {
       const h = q.hints;
-      w.uint32(0x22).fork();
-      if (h.stepMs !== undefined) w.uint32(0x08).int64(h.stepMs);
-      if (h.func !== undefined) w.uint32(0x12).string(h.func);
-      if (h.startMs !== undefined) w.uint32(0x18).int64(h.startMs);
-      if (h.endMs !== undefined) w.uint32(0x20).int64(h.endMs);
-      for (const g of h.grouping ?? []) w.uint32(0x2a).string(g);
-      if (h.by !== undefined) w.uint32(0x30).bool(h.by);
-      if (h.rangeMs !== undefined) w.uint32(0x38).int64(h.rangeMs);
+      w.uint32(QUERY_HINTS).fork();
+      if (h.stepMs !== undefined) w.uint32(HINTS_STEP_MS).int64(h.stepMs);
+      if (h.func !== undefined) w.uint32(HINTS_FUNC).string(h.func);
+      if (h.startMs !== undefined) w.uint32(HINTS_START_MS).int64(h.startMs);
+      if (h.endMs !== undefined) w.uint32(HINTS_END_MS).int64(h.endMs);
+      for (const g of h.grouping ?? []) w.uint32(HINTS_GROUPING).string(g);
+      if (h.by !== undefined) w.uint32(HINTS_BY).bool(h.by);
+      if (h.rangeMs !== undefined) w.uint32(HINTS_RANGE_MS).int64(h.rangeMs);
       w.ldelim();
     }
     w.ldelim();
   }
   if (acceptedTypes.length > 0) {
     // Packed, as proto3 repeated enums are.
-    w.uint32(0x12).fork();
+    w.uint32(READ_REQUEST_ACCEPTED_TYPES_PACKED).fork();
     for (const t of acceptedTypes) w.int32(t);
     w.ldelim();
   }
   return w.finish();
-}
-
-function readMatcher(r: Reader, end: number): LabelMatcher {
-  let code = 0;
-  let name = '';
-  let value = '';
-  while (r.pos < end) {
-    const tag = r.uint32();
-    if (tag === 0x08) code = r.int32();
-    else if (tag === 0x12) name = readString(r);
-    else if (tag === 0x1a) value = readString(r);
-    else r.skipType(tag & 7);
-  }
-  checkEnd(r, end);
-  const type = MATCHER_TYPES[code];
-  if (type === undefined) throw new DecodeError(`unknown label matcher type ${code}`);
-  return { type, name, value };
-}
-
-function readHints(r: Reader, end: number): ReadHints {
-  const h: { -readonly [K in keyof ReadHints]: ReadHints[K] } = {};
-  const grouping: string[] = [];
-  while (r.pos < end) {
-    const tag = r.uint32();
-    switch (tag) {
-      case 0x08:
-        h.stepMs = readInt64(r);
-        break;
-      case 0x12:
-        h.func = readString(r);
-        break;
-      case 0x18:
-        h.startMs = readInt64(r);
-        break;
-      case 0x20:
-        h.endMs = readInt64(r);
-        break;
-      case 0x2a:
-        grouping.push(readString(r));
-        break;
-      case 0x30:
-        h.by = r.bool();
-        break;
-      case 0x38:
-        h.rangeMs = readInt64(r);
-        break;
-      default:
-        r.skipType(tag & 7);
-    }
-  }
-  checkEnd(r, end);
-  if (grouping.length > 0) h.grouping = grouping;
-  return h;
-}
-
-/** Decodes a ReadRequest (for test servers). */
-export function decodeReadRequest(bytes: Uint8Array): ReadRequest {
-  return wrapDecode('ReadRequest', bytes, (r) => {
-    const queries: ReadQuery[] = [];
-    const acceptedResponseTypes: number[] = [];
-    while (r.pos < r.len) {
-      const tag = r.uint32();
-      if (tag === 0x0a) {
-        const end = subEnd(r, r.len);
-        let startTimestampMs = 0;
-        let endTimestampMs = 0;
-        const matchers: LabelMatcher[] = [];
-        let hints: ReadHints | undefined;
-        while (r.pos < end) {
-          const t = r.uint32();
-          if (t === 0x08) startTimestampMs = readInt64(r);
-          else if (t === 0x10) endTimestampMs = readInt64(r);
-          else if (t === 0x1a) matchers.push(readMatcher(r, subEnd(r, end)));
-          else if (t === 0x22) hints = readHints(r, subEnd(r, end));
-          else r.skipType(t & 7);
-        }
-        checkEnd(r, end);
-        queries.push(
-          hints
-            ? { startTimestampMs, endTimestampMs, matchers, hints }
-            : { startTimestampMs, endTimestampMs, matchers },
-        );
-      } else if (tag === 0x12) {
-        const end = subEnd(r, r.len);
-        while (r.pos < end) acceptedResponseTypes.push(r.int32());
-        checkEnd(r, end);
-      } else if (tag === 0x10) {
-        acceptedResponseTypes.push(r.int32());
-      } else r.skipType(tag & 7);
-    }
-    return { queries, acceptedResponseTypes };
-  });
 }
 
 /** Decodes a ReadResponse (the SAMPLES response type, after snappy decompression). */
@@ -311,21 +255,14 @@ export function decodeReadResponse(bytes: Uint8Array): QueryResult[] {
     const results: QueryResult[] = [];
     while (r.pos < r.len) {
       const tag = r.uint32();
-      if (tag === 0x0a) {
+      if (tag === READ_RESPONSE_RESULTS) {
         const histograms = { n: 0 };
         const series = readTimeSeriesList(r, subEnd(r, r.len), histograms);
         results.push({ series, skippedHistograms: histograms.n });
-      } else r.skipType(tag & 7);
+      } else r.skipType(tag & WIRE_TYPE_MASK);
     }
     return results;
   });
-}
-
-/** Encodes a ReadResponse with one QueryResult per entry (for test servers). */
-export function encodeReadResponse(results: readonly (readonly SeriesPiece[])[]): Uint8Array {
-  const w = Writer.create();
-  for (const series of results) w.uint32(0x0a).bytes(encodeTimeSeriesList(series));
-  return w.finish();
 }
 
 /** Decodes one ChunkedReadResponse frame message. Chunk data are views into `bytes`. */
@@ -335,21 +272,21 @@ export function decodeChunkedReadResponse(bytes: Uint8Array): ChunkedReadRespons
     const series: ChunkedSeries[] = [];
     while (r.pos < r.len) {
       const tag = r.uint32();
-      if (tag === 0x0a) {
+      if (tag === CHUNKED_RESPONSE_SERIES) {
         const end = subEnd(r, r.len);
         const labels: Label[] = [];
         const chunks: ChunkMessage[] = [];
         while (r.pos < end) {
           const t = r.uint32();
-          if (t === 0x0a) labels.push(readLabel(r, subEnd(r, end)));
-          else if (t === 0x12) chunks.push(readChunk(r, subEnd(r, end)));
-          else r.skipType(t & 7);
+          if (t === CHUNKED_SERIES_LABELS) labels.push(readLabel(r, subEnd(r, end)));
+          else if (t === CHUNKED_SERIES_CHUNKS) chunks.push(readChunk(r, subEnd(r, end)));
+          else r.skipType(t & WIRE_TYPE_MASK);
         }
         checkEnd(r, end);
         series.push({ labels, chunks });
-      } else if (tag === 0x10) {
+      } else if (tag === CHUNKED_RESPONSE_QUERY_INDEX) {
         queryIndex = readInt64(r);
-      } else r.skipType(tag & 7);
+      } else r.skipType(tag & WIRE_TYPE_MASK);
     }
     return { queryIndex, series };
   });
@@ -362,40 +299,20 @@ function readChunk(r: Reader, end: number): ChunkMessage {
   let data: Uint8Array = EMPTY;
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 0x08) minTimeMs = readInt64(r);
-    else if (tag === 0x10) maxTimeMs = readInt64(r);
-    else if (tag === 0x18) type = r.int32();
-    else if (tag === 0x22) {
+    if (tag === CHUNK_MIN_TIME_MS) minTimeMs = readInt64(r);
+    else if (tag === CHUNK_MAX_TIME_MS) maxTimeMs = readInt64(r);
+    else if (tag === CHUNK_TYPE) type = r.int32();
+    else if (tag === CHUNK_DATA) {
       const e = subEnd(r, end);
       data = r.buf.subarray(r.pos, e);
       r.pos = e;
-    } else r.skipType(tag & 7);
+    } else r.skipType(tag & WIRE_TYPE_MASK);
   }
   checkEnd(r, end);
   return { minTimeMs, maxTimeMs, type, data };
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** Encodes one ChunkedReadResponse frame message (for test servers). */
-export function encodeChunkedReadResponse(resp: ChunkedReadResponse): Uint8Array {
-  const w = Writer.create();
-  for (const s of resp.series) {
-    w.uint32(0x0a).fork();
-    for (const l of s.labels) w.uint32(0x0a).fork().uint32(0x0a).string(l.name).uint32(0x12).string(l.value).ldelim();
-    for (const c of s.chunks) {
-      w.uint32(0x12).fork();
-      w.uint32(0x08).int64(c.minTimeMs);
-      w.uint32(0x10).int64(c.maxTimeMs);
-      w.uint32(0x18).int32(c.type);
-      w.uint32(0x22).bytes(c.data);
-      w.ldelim();
-    }
-    w.ldelim();
-  }
-  if (resp.queryIndex !== 0) w.uint32(0x10).int64(resp.queryIndex);
-  return w.finish();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Remote write 1.0
@@ -425,7 +342,7 @@ function isSixByteTimestamp(t: number): boolean {
  * The bytes of a message whose field 1 is `repeated TimeSeries` (WriteRequest, QueryResult).
  * Every sample carries both fields, even zero ones, so -0.0 keeps its sign.
  */
-function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch): Uint8Array {
+export function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch): Uint8Array {
   // Room for the worst case: 5-byte lengths, 3 UTF-8 bytes per UTF-16 unit, 10-byte timestamps.
   // Indexed loops, not for-of: the array iterator inlined twice over doubled this function's
   // compile time, a fixed cost of every cold restore.
@@ -449,7 +366,7 @@ function encodeTimeSeriesList(series: readonly SeriesPiece[], scratch?: Scratch)
     // One pass: the length assumes every timestamp takes the 6-byte path; a series where one
     // does not is written again with exact sizes.
     const n = piece.timestamps.length;
-    out[pos++] = 0x0a;
+    out[pos++] = TIMESERIES_LIST;
     pos = writeUvarint32(out, pos, labelBytes + 18 * n);
     pos = writeLabels(out, pos, piece.labels, labelLengths);
     const end = writeSixByteSamples(out, dv, pos, piece);
@@ -488,12 +405,12 @@ export function writeLabels(out: Buffer, pos: number, labels: Labels, lengths: r
     const l = labels[i]!;
     const n = lengths[2 * i]!;
     const v = lengths[2 * i + 1]!;
-    out[pos++] = 0x0a;
+    out[pos++] = TIMESERIES_LABELS;
     pos = writeUvarint32(out, pos, labelMessageSize(n, v));
-    out[pos++] = 0x0a;
+    out[pos++] = LABEL_NAME;
     pos = writeUvarint32(out, pos, n);
     pos += out.write(l.name, pos, n, 'utf8');
-    out[pos++] = 0x12;
+    out[pos++] = LABEL_VALUE;
     pos = writeUvarint32(out, pos, v);
     pos += out.write(l.value, pos, v, 'utf8');
   }
@@ -513,11 +430,11 @@ function writeSixByteSamples(out: Buffer, dv: DataView, pos: number, piece: Seri
     if (!isSixByteTimestamp(t)) return -1;
     const lo = t >>> 0;
     const hi = (t - lo) / TWO_32;
-    dv.setUint16(pos, 0x1012, true);
-    out[pos + 2] = 0x09;
+    dv.setUint16(pos, SAMPLE_OF_16_BYTES, true);
+    out[pos + 2] = SAMPLE_VALUE;
     dv.setUint32(pos + 3, vw[2 * i]!, true);
     dv.setUint32(pos + 7, vw[2 * i + 1]!, true);
-    out[pos + 11] = 0x10;
+    out[pos + 11] = SAMPLE_TIMESTAMP;
     dv.setUint32(
       pos + 12,
       ((lo & 0x7f) |
@@ -552,19 +469,19 @@ function writeSeriesExactly(
     size += 2 + 9 + 1 + int64Size(t);
   }
   let pos = start;
-  out[pos++] = 0x0a;
+  out[pos++] = TIMESERIES_LIST;
   pos = writeUvarint32(out, pos, size);
   pos = writeLabels(out, pos, piece.labels, labelLengths);
   const vw = new Uint32Array(piece.values.buffer, piece.values.byteOffset, 2 * piece.values.length);
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i]!;
-    out[pos++] = 0x12;
+    out[pos++] = TIMESERIES_SAMPLES;
     out[pos++] = 10 + int64Size(t);
-    out[pos++] = 0x09;
+    out[pos++] = SAMPLE_VALUE;
     dv.setUint32(pos, vw[2 * i]!, true);
     dv.setUint32(pos + 4, vw[2 * i + 1]!, true);
     pos += 8;
-    out[pos++] = 0x10;
+    out[pos++] = SAMPLE_TIMESTAMP;
     pos = writeInt64(out, pos, t);
   }
   return pos;
@@ -587,11 +504,6 @@ export class Scratch {
  */
 export function encodeWriteRequest(series: readonly SeriesPiece[], scratch?: Scratch): Uint8Array {
   return encodeTimeSeriesList(series, scratch);
-}
-
-/** Decodes a remote-write 1.0 WriteRequest (uncompressed), e.g. in a test receiver. */
-export function decodeWriteRequest(bytes: Uint8Array): SeriesPiece[] {
-  return wrapDecode('WriteRequest', bytes, (r) => readTimeSeriesList(r, r.len, { n: 0 }));
 }
 
 /** Labels sorted by name (Prometheus order); returns the input when already sorted. */

@@ -6,7 +6,8 @@ import {
 } from '../../../lambdas/core/prom/chunks-to-pieces';
 import { DecodeError } from '../../../lambdas/core/prom/decode-error';
 import { encodeFrame } from '../../../lambdas/core/prom/frames';
-import { encodeChunkedReadResponse, type ChunkMessage } from '../../../lambdas/core/prom/prompb';
+import type { ChunkMessage } from '../../../lambdas/core/prom/prompb';
+import { encodeChunkedReadResponse } from '../../harness/prompb-server';
 import { SampleBuffer } from '../../../lambdas/core/prom/sample-buffer';
 import { encodeXorChunks } from '../../../lambdas/core/prom/xor-chunk';
 import type { Label, SeriesPiece } from '../../../lambdas/core/types';

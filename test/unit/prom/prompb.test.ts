@@ -3,16 +3,18 @@ import { join } from 'node:path';
 import * as protobuf from 'protobufjs';
 import {
   decodeChunkedReadResponse,
-  decodeReadRequest,
   decodeReadResponse,
-  decodeWriteRequest,
-  encodeChunkedReadResponse,
   encodeReadRequest,
-  encodeReadResponse,
   encodeWriteRequest,
   RESPONSE_SAMPLES,
   RESPONSE_STREAMED_XOR_CHUNKS,
 } from '../../../lambdas/core/prom/prompb';
+import {
+  decodeReadRequest,
+  decodeWriteRequest,
+  encodeChunkedReadResponse,
+  encodeReadResponse,
+} from '../../harness/prompb-server';
 import { DecodeError } from '../../../lambdas/core/prom/decode-error';
 import { snappyUncompress } from '../../../lambdas/core/prom/snappy';
 import type { SeriesPiece } from '../../../lambdas/core/types';

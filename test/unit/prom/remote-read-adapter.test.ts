@@ -1,13 +1,13 @@
 import { HttpRemoteReader, type RemoteReadOptions } from '../../../lambdas/adapters/prometheus-remote-read';
 import { SourceRejectedError, SourceUnavailableError, TransientError } from '../../../lambdas/core/errors';
 import { encodeFrame } from '../../../lambdas/core/prom/frames';
+import { CONTENT_TYPE_STREAMED } from '../../../lambdas/core/prom/prompb';
 import {
-  CONTENT_TYPE_STREAMED,
   decodeReadRequest,
   encodeChunkedReadResponse,
   encodeReadResponse,
   type ReadRequest,
-} from '../../../lambdas/core/prom/prompb';
+} from '../../harness/prompb-server';
 import { snappyCompress, snappyUncompress } from '../../../lambdas/core/prom/snappy';
 import { encodeXorChunks } from '../../../lambdas/core/prom/xor-chunk';
 import type { LabelMatcher, SeriesPiece, TimeWindow } from '../../../lambdas/core/types';

@@ -1,5 +1,5 @@
 import { HttpRemoteWriter } from '../../../lambdas/adapters/remote-write-http';
-import { decodeWriteRequest } from '../../../lambdas/core/prom/prompb';
+import { decodeWriteRequest } from '../../harness/prompb-server';
 import { snappyUncompress } from '../../../lambdas/core/prom/snappy';
 import { TargetRejectedError, TargetUnavailableError } from '../../../lambdas/core/errors';
 import type { SeriesPiece } from '../../../lambdas/core/types';
