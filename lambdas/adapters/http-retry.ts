@@ -40,24 +40,47 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Network-level failures (refused, reset, DNS, timeout) that are worth retrying. */
+/** Error codes of a connection that failed or broke (Node's net/dns and undici's). */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const NETWORK_CODE_IN_MESSAGE = new RegExp(`\\b(${[...NETWORK_CODES].join('|')})\\b`);
+
+interface MaybeNetworkError {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/**
+ * Network-level failures (refused, reset, DNS, timeout) that are worth retrying, as node:http,
+ * fetch (undici) and the AWS SDK report them: a code on the error or its cause, a timeout or
+ * abort by name, fetch's "fetch failed", the SDK's rewrapped text, or any of an AggregateError's.
+ */
 export function isNetworkError(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; cause?: { code?: string } };
-  const code = e?.cause?.code ?? e?.code;
-  return (
-    e?.name === 'TimeoutError' ||
-    e?.name === 'AbortError' ||
-    (e?.name === 'TypeError' && String((err as Error).message).includes('fetch failed')) ||
-    [
-      'ECONNRESET',
-      'ECONNREFUSED',
-      'EPIPE',
-      'ETIMEDOUT',
-      'UND_ERR_SOCKET',
-      'UND_ERR_CONNECT_TIMEOUT',
-      'EAI_AGAIN',
-    ].includes(code ?? '')
-  );
+  if (err === null || typeof err !== 'object') return false;
+  const e = err as MaybeNetworkError;
+  const cause = (e.cause !== null && typeof e.cause === 'object' ? e.cause : {}) as MaybeNetworkError;
+  if (NETWORK_CODES.has(e.code as string) || NETWORK_CODES.has(cause.code as string)) return true;
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || e.name === 'RequestTimeout') return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (e.name === 'TypeError' && message.includes('fetch failed')) return true;
+  // The SDK's retry middleware rewraps errors from another realm (e.g. under jest) as
+  // "AWS SDK error wrapper for Error: connect ECONNREFUSED ...", keeping only the text.
+  if (message.startsWith('AWS SDK error wrapper') && NETWORK_CODE_IN_MESSAGE.test(message)) return true;
+  return Array.isArray(e.errors) && e.errors.some(isNetworkError);
 }
 
 export function describeNetworkError(err: unknown): string {

@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InputError, ObjectNotFoundError, PermanentError, TransientError } from '../core/errors';
+import { isNetworkError } from './http-retry';
 import type { ObjectInfo, ObjectStore, PutResult } from '../core/ports';
 
 export interface S3StoreOptions {
@@ -40,48 +41,6 @@ export interface S3StoreOptions {
   readonly partSizeBytes?: number;
   /** Parts uploaded in parallel per put. */
   readonly queueSize?: number;
-}
-
-export type StoreUrl =
-  | { readonly kind: 'dir'; readonly path: string }
-  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string };
-
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-/**
- * Parses a --store value: `s3://bucket[/prefix]`, or a directory path (`/var/backups`,
- * `./backups`, `file:///var/backups`).
- */
-export function parseStoreUrl(text: string): StoreUrl {
-  const trimmed = text.trim();
-  if (trimmed === '') throw new InputError('--store is empty: use a directory path or s3://bucket/prefix');
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(trimmed);
-  if (scheme === null) return { kind: 'dir', path: trimmed };
-  const name = scheme[1]!.toLowerCase();
-  const rest = trimmed.slice(scheme[0].length);
-  if (name === 'file') {
-    if (!rest.startsWith('/'))
-      throw new InputError(
-        `invalid --store ${JSON.stringify(text)}: a file:// URL needs an absolute path, e.g. file:///var/backups`,
-      );
-    return { kind: 'dir', path: decodeURIComponent(rest) };
-  }
-  if (name !== 's3') {
-    throw new InputError(`unknown store scheme '${scheme[1]}://': use a directory path or s3://bucket/prefix`);
-  }
-  const slash = rest.indexOf('/');
-  const bucket = slash < 0 ? rest : rest.slice(0, slash);
-  const prefix = (slash < 0 ? '' : rest.slice(slash + 1))
-    .split('/')
-    .filter((s) => s !== '')
-    .join('/');
-  if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) {
-    throw new InputError(
-      `invalid --store ${JSON.stringify(text)}: ${JSON.stringify(bucket)} is not an S3 bucket name ` +
-        `(3-63 lowercase letters, digits, '.' and '-'); use s3://bucket/prefix`,
-    );
-  }
-  return { kind: 's3', bucket, prefix };
 }
 
 /** A client for AWS or, with `endpoint`, an S3-compatible server. */
@@ -109,39 +68,8 @@ interface SdkError {
   $retryable?: unknown;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-]);
-
 function statusOf(err: unknown): number | undefined {
   return (err as SdkError)?.$metadata?.httpStatusCode;
-}
-
-const NETWORK_CODE_IN_MESSAGE = new RegExp(`\\b(${[...NETWORK_CODES].join('|')})\\b`);
-
-function isNetworkError(err: unknown): boolean {
-  const e = err as SdkError & { errors?: unknown[] };
-  if (e === null || typeof e !== 'object') return false;
-  if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
-  if (e.name === 'TimeoutError' || e.name === 'RequestTimeout') return true;
-  // The SDK's retry middleware rewraps errors from another realm (e.g. under jest) as
-  // "AWS SDK error wrapper for Error: connect ECONNREFUSED ...", keeping only the text.
-  if (
-    typeof e.message === 'string' &&
-    e.message.startsWith('AWS SDK error wrapper') &&
-    NETWORK_CODE_IN_MESSAGE.test(e.message)
-  ) {
-    return true;
-  }
-  return Array.isArray(e.errors) && e.errors.some(isNetworkError);
 }
 
 function describe(err: unknown): string {

@@ -4,8 +4,8 @@
  * writes them to plans/<source>/<runId>.json; small plans also travel inline.
  */
 import middy from '@middy/core';
-import { planShards } from '../core/backup/plan';
-import { isEmptyRange, planRunRange } from '../core/backup/plan-run';
+import { planRunRange } from '../core/backup/plan-run';
+import { planShardTasks } from '../core/backup/plan-tasks';
 import { readCheckpoint } from '../core/backup/commit';
 import { findSource } from '../adapters/runtime-config';
 import { HANDLERS, type BackupInput, type BackupPlanOutput, type BackupShardTask } from './contracts';
@@ -24,27 +24,14 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const range = planRunRange({ ...source, nowMs, checkpointMs: checkpoint?.end_ms, from: input.from, to: input.to });
     const fromMs = range.fromMs;
     const toMs = Math.max(range.fromMs, range.toMs);
-
-    const selectors = source.selectors.length > 0 ? source.selectors : [''];
-    const flagNames = { from: 'from', to: 'to', shardLength: 'shardLengthMs' };
-    const shards: BackupShardTask[] = isEmptyRange(range)
-      ? []
-      : selectors.flatMap((selector) =>
-          planShards({
-            source: source.name,
-            fromMs,
-            toMs,
-            shardLengthMs: source.shardLengthMs,
-            selector,
-            flagNames,
-          }).map((ref) => ({
-            source: ref.source,
-            startMs: ref.window.startMs,
-            endMs: ref.window.endMs,
-            selector: ref.selector,
-            force: input.force ?? false,
-          })),
-        );
+    const shards: BackupShardTask[] = planShardTasks({
+      source: source.name,
+      range,
+      shardLengthMs: source.shardLengthMs,
+      selectors: source.selectors,
+      force: input.force ?? false,
+      flagNames: { from: 'from', to: 'to', shardLength: 'shardLengthMs' },
+    });
 
     const runId = input.executionId ?? `${source.name}-${fromMs}-${toMs}`;
     const planKey = backupPlanKey(source.name, runId);
