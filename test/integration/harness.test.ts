@@ -5,8 +5,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatLabels } from '../../lambdas/core/labels';
-import { encodeWriteRequest } from '../../lambdas/core/prom/prompb';
-import { snappyCompress } from '../../lambdas/core/prom/snappy';
 import type { Label, SeriesPiece } from '../../lambdas/core/types';
 import { corpusSeries, corpusStats, PRESETS, writeOpenMetrics } from '../fixtures/corpus';
 import { influxQuery, startInfluxDB, type InfluxServer } from '../harness/influx';
@@ -19,6 +17,7 @@ import {
   startPrometheus,
   type PrometheusServer,
 } from '../harness/prometheus';
+import { remoteWrite } from '../harness/remote-write-client';
 import { exportSeries, mergeExported, startVictoriaMetrics, type VictoriaMetricsServer } from '../harness/victoria';
 
 const small = PRESETS.small;
@@ -35,21 +34,6 @@ function piece(labels: Record<string, string>, samples: [number, number][]): Ser
     timestamps: Float64Array.from(samples.map((s) => s[0])),
     values: Float64Array.from(samples.map((s) => s[1])),
   };
-}
-
-/** POSTs a remote-write 1.0 request; returns the HTTP status and body. */
-async function remoteWrite(url: string, series: SeriesPiece[]): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    body: snappyCompress(encodeWriteRequest(series)),
-    headers: {
-      'content-type': 'application/x-protobuf',
-      'content-encoding': 'snappy',
-      'x-prometheus-remote-write-version': '0.1.0',
-    },
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: res.status, body: await res.text() };
 }
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 /**
  * Translates the RE2 (Go regexp) syntax Prometheus uses for =~ and !~ into an equivalent
- * JavaScript RegExp, fully anchored as Prometheus anchors it: ^(?:re)$.
+ * JavaScript RegExp, fully anchored as Prometheus 3 anchors it: ^(?s:re)$, so '.' matches a
+ * newline too (Prometheus 2 used ^(?:re)$, where it did not).
  *
  * Covered: everything both dialects share, plus RE2's leading flag groups (?i) (?s) (?m),
  * (?P<name>...), \A \z \Q...\E, \pX / \p{Greek}, \x{...}, octal escapes, POSIX classes
@@ -288,14 +289,16 @@ export function translateRe2(pattern: string): Translated {
   return { source: out, flags };
 }
 
-/** The JavaScript RegExp Prometheus' anchored matcher regexp corresponds to. */
+/** The JavaScript RegExp Prometheus 3's anchored matcher regexp corresponds to. */
 export function compileAnchoredRe2(pattern: string): RegExp {
   const { source, flags } = translateRe2(pattern);
   // With (?m), ^ and $ would match at line ends; anchor on the whole text regardless.
   const open = flags.includes('m') ? '(?<![\\s\\S])' : '^';
   const close = flags.includes('m') ? '(?![\\s\\S])' : '$';
+  // Prometheus 3 compiles every matcher with (?s): 's' is on whatever the pattern says.
+  const dotAll = flags.includes('s') ? '' : 's';
   try {
-    return new RegExp(`${open}(?:${source})${close}`, flags + 'u');
+    return new RegExp(`${open}(?:${source})${close}`, flags + dotAll + 'u');
   } catch (err) {
     throw new Re2SyntaxError((err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, ''));
   }

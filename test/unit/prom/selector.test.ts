@@ -151,8 +151,13 @@ describe('matchLabels', () => {
 
   it('follows RE2 where it differs from JavaScript', () => {
     expect(ok('{job=~"(?i)api"}')).toBe(true);
-    expect(ok('{path=~"a.b"}')).toBe(false);
+    // Prometheus 3 compiles matchers as ^(?s:re)$: '.' matches a newline, with or without (?s).
+    expect(ok('{path=~"a.b"}')).toBe(true);
+    expect(ok('{path=~"a.*"}')).toBe(true);
+    expect(ok('{path!~".+"}')).toBe(false);
     expect(ok('{path=~"(?s)a.b"}')).toBe(true);
+    expect(ok('{path=~"(?i)A.B"}')).toBe(true);
+    expect(ok('{path=~"a[^x]b"}')).toBe(true);
     expect(ok('{path=~"(?m)a$"}')).toBe(false); // (?m) must not weaken the outer anchors
     expect(ok('{path=~"(?m)a$\\\\nb"}')).toBe(true);
     expect(ok('{instance=~"[[:digit:].]+:\\\\d+"}')).toBe(true);
