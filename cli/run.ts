@@ -7,6 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { Command, Option } from 'commander';
 import { InputError } from '../lambdas/core/errors';
+import { THAW_TIERS } from '../lambdas/core/restore/thaw';
 import { formatIso, parseDuration } from '../lambdas/core/time';
 import type { PromvaultConfig } from '../cdk/lib/config';
 import {
@@ -29,7 +30,6 @@ export const BACKUP_ARN_ENV = 'PROMVAULT_BACKUP_STATE_MACHINE_ARN';
 export const RESTORE_ARN_ENV = 'PROMVAULT_RESTORE_STATE_MACHINE_ARN';
 const DEFAULT_STORE = './.promvault-store';
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-const THAW_TIERS = ['Standard', 'Bulk', 'Expedited'] as const;
 /** Flags that only mean something for one mode. */
 const LOCAL_ONLY = ['store', 's3Endpoint', 'region', 'sourceUrl', 'secretsFile', 'fast', 'logLevel'] as const;
 const AWS_ONLY = ['stateMachineArn', 'executionName', 'pollInterval'] as const;

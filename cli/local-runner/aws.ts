@@ -16,11 +16,11 @@ import {
 import { InputError } from '../../lambdas/core/errors';
 import {
   HANDLERS,
-  type BackupInput,
+  type BackupInputSent as BackupInput,
   type BackupPlanOutput,
   type CommitOutput,
   type ReportOutput,
-  type RestoreInput,
+  type RestoreInputSent as RestoreInput,
 } from '../../lambdas/handlers/contracts';
 import {
   backupResult,

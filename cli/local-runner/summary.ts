@@ -10,7 +10,7 @@ import { mapPool } from '../../lambdas/core/pool';
 import type { ObjectStore } from '../../lambdas/core/ports';
 import { manifestKey, type ShardManifest } from '../../lambdas/core/shard';
 import { readPlan } from '../../lambdas/handlers/io';
-import { validateBackupShardTask } from '../../lambdas/handlers/validate';
+import { validateBackupShardTask } from '../../lambdas/schemas/tasks';
 
 export interface StoredBackup {
   readonly committed: number;

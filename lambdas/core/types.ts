@@ -24,6 +24,13 @@ export interface SeriesPiece {
   readonly values: Float64Array;
 }
 
+/**
+ * How a source with HA replicas is read: `merge` unions every replica per series, `failover`
+ * uses the first replica that can serve the whole window.
+ */
+export const REPLICA_MODES = ['merge', 'failover'] as const;
+export type ReplicaMode = (typeof REPLICA_MODES)[number];
+
 /** A half-open time window [startMs, endMs). */
 export interface TimeWindow {
   readonly startMs: number;

@@ -11,7 +11,7 @@ import { findSource } from '../adapters/runtime-config';
 import { HANDLERS, type BackupShardOutput, type BackupShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
-import { validateBackupShardTask } from './validate';
+import { validateBackupShardTask } from '../schemas/tasks';
 
 export function createHandler(deps: HandlerDeps = defaultDeps()) {
   async function run(

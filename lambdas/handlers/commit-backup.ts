@@ -13,7 +13,7 @@ import { defaultDeps, type HandlerDeps } from './deps';
 import { ShardsFailedError } from './errors';
 import { readPlan } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext } from './middleware';
-import { validateBackupShardTask, validateCommitInput } from './validate';
+import { validateBackupShardTask, validateCommitInput } from '../schemas/tasks';
 
 export function createHandler(deps: HandlerDeps = defaultDeps()) {
   async function run(input: CommitInput, context: HandlerContext): Promise<CommitOutput> {

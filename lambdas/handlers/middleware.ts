@@ -12,7 +12,7 @@ import type { Logger, LogFields } from '../adapters/log';
 import { PromvaultError } from '../core/errors';
 import { ShardTimeoutError } from './errors';
 import type { HandlerDeps } from './deps';
-import type { Validator } from './validate';
+import type { Validator } from '../schemas/tasks';
 
 export interface LambdaContext {
   readonly awsRequestId?: string;

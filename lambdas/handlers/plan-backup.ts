@@ -12,7 +12,7 @@ import { HANDLERS, type BackupInput, type BackupPlanOutput, type BackupShardTask
 import { defaultDeps, type HandlerDeps } from './deps';
 import { backupPlanKey, putJson } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext } from './middleware';
-import { validateBackupInput } from './validate';
+import { validateBackupInput } from '../schemas/tasks';
 
 export function createHandler(deps: HandlerDeps = defaultDeps()) {
   async function run(input: BackupInput, context: HandlerContext): Promise<BackupPlanOutput> {

@@ -9,11 +9,11 @@ import { planRestore } from '../core/restore/plan';
 import type { RestoreCoverage } from '../core/restore/report';
 import { manifestKey } from '../core/shard';
 import { parseTime } from '../core/time';
-import { HANDLERS, type RestoreInput, type RestorePlanOutput, type RestoreShardTask } from './contracts';
+import { HANDLERS, type RestoreInput, type RestorePlanOutput, type RestoreShardTaskSent } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { putJson, restoreCoverageKey, restorePlanKey, sha256Hex } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext } from './middleware';
-import { httpUrl, validateRestoreInput } from './validate';
+import { checkRemoteWriteUrl, validateRestoreInput } from '../schemas/tasks';
 
 export function createHandler(deps: HandlerDeps = defaultDeps()) {
   async function run(input: RestoreInput, context: HandlerContext): Promise<RestorePlanOutput> {
@@ -31,7 +31,7 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
         'invalid input: field target is missing and the config has no restore.targetUrl: give the remote-write URL',
       );
     }
-    const target = input.target ?? httpUrl('restore.targetUrl', configured!);
+    const target = input.target ?? checkRemoteWriteUrl('restore.targetUrl', configured!);
     const selectors = input.selectors ?? [];
     const sources = input.sources ?? [];
     const store = deps.store(config);
@@ -41,7 +41,11 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const runId =
       input.executionId ??
       `restore-${fromMs}-${toMs}-${sha256Hex(JSON.stringify({ sources, selectors, target })).slice(0, 12)}`;
-    const shards: RestoreShardTask[] = plan.shards.map((m) => ({
+    // Left out when off, so plans of unverified restores read as before.
+    const verify = input.verify
+      ? { verify: true, ...(input.verifySource !== undefined ? { verifySource: input.verifySource } : {}) }
+      : {};
+    const shards: RestoreShardTaskSent[] = plan.shards.map((m) => ({
       runId,
       manifestKey: manifestKey({
         source: m.source,
@@ -52,6 +56,7 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       toMs,
       selectors,
       target,
+      ...verify,
     }));
     const planKey = restorePlanKey(runId);
     await putJson(store, planKey, shards);

@@ -19,7 +19,7 @@ import {
   restoreResultsPrefix,
 } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext } from './middleware';
-import { validateReportInput, validateRestoreShardTask } from './validate';
+import { validateReportInput, validateRestoreShardTask } from '../schemas/tasks';
 
 const RESULT_READS = 16;
 

@@ -15,7 +15,7 @@ import { defaultDeps, type HandlerDeps } from './deps';
 import { ShardTimeoutError } from './errors';
 import { putJson, restoreResultKey, targetCredentials } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
-import { validateRestoreShardTask } from './validate';
+import { validateRestoreShardTask } from '../schemas/tasks';
 
 export function createHandler(deps: HandlerDeps = defaultDeps()) {
   async function run(

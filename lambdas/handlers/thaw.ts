@@ -11,7 +11,7 @@ import { HANDLERS, type ThawInput, type ThawOutput } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { readPlan } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext } from './middleware';
-import { validateRestoreShardTask, validateThawInput } from './validate';
+import { validateRestoreShardTask, validateThawInput } from '../schemas/tasks';
 
 const MANIFEST_READS = 16;
 

@@ -6,7 +6,9 @@
  */
 import { mapPool } from '../pool';
 
-export type ThawTier = 'Standard' | 'Bulk' | 'Expedited';
+/** S3 retrieval tiers for archived objects; the one definition (config, task input and CLI use it). */
+export const THAW_TIERS = ['Standard', 'Bulk', 'Expedited'] as const;
+export type ThawTier = (typeof THAW_TIERS)[number];
 
 /** 'archived': needs a thaw request; 'restoring': a request is under way; 'readable': GET works now. */
 export type ArchiveStatus = 'readable' | 'archived' | 'restoring';

@@ -20,6 +20,8 @@ describe('parseConfig defaults', () => {
       name: 'prod',
       remoteReadUrl: 'http://prometheus.internal:9090/api/v1/read',
       replicas: [],
+      replicaMode: 'failover',
+      replicaLabels: [],
       selectors: [],
       shardLengthMs: 3_600_000,
       schedule: 'rate(1 hour)',

@@ -97,7 +97,7 @@ describe('PlanBackup', () => {
   });
 
   it.each([
-    [{}, 'field source is missing'],
+    [{}, 'field source: is missing'],
     [{ source: 'prod', from: 'yesterday' }, 'from'],
     [{ source: 'prod', force: 'yes' }, 'field force'],
     [{ source: 'staging' }, 'source "staging" is not a configured source'],

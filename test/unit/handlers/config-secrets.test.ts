@@ -41,7 +41,7 @@ describe('runtime config', () => {
   it.each([
     [undefined, 'PROMVAULT_CONFIG is not set'],
     ['{', 'PROMVAULT_CONFIG is not JSON'],
-    [JSON.stringify({ sources: [] }), 'bucket is missing'],
+    [JSON.stringify({ sources: [] }), 'bucket: is missing'],
     [
       JSON.stringify({ ...minimal, sources: [{ ...minimal.sources[0], shardLengthMs: 7 * 60_000 }] }),
       'sources[0].shardLengthMs',
@@ -57,7 +57,7 @@ describe('runtime config', () => {
     [JSON.stringify({ ...minimal, sources: [{ ...minimal.sources[0], lagMs: -1 }] }), 'sources[0].lagMs'],
     [
       JSON.stringify({ ...minimal, sources: [minimal.sources[0], minimal.sources[0]] }),
-      'sources[1].name prod is used twice',
+      'sources[1].name: prod is used twice',
     ],
     [JSON.stringify({ ...minimal, restore: { thawTier: 'Fast' } }), 'restore.thawTier'],
     [JSON.stringify({ ...minimal, inlinePlanLimit: 'many' }), 'inlinePlanLimit'],

@@ -29,6 +29,8 @@ export function testConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfi
       {
         name: 'prod',
         remoteReadUrls: SOURCE_URLS,
+        replicaMode: 'failover',
+        replicaLabels: [],
         selectors: [],
         credentialsSecretName: 'prom-creds',
         shardLengthMs: HOUR,

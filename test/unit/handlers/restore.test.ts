@@ -11,7 +11,7 @@ import type {
   ReportOutput,
   RestorePlanOutput,
   RestoreShardOutput,
-  RestoreShardTask,
+  RestoreShardTaskSent,
   ThawOutput,
 } from '../../../lambdas/handlers/contracts';
 import { restoreResultKey, sha256Hex } from '../../../lambdas/handlers/io';
@@ -86,7 +86,7 @@ describe('PlanRestore', () => {
   it.each([
     [{ ...range, selectors: ['up', '{job='] }, 'field selectors[1]'],
     [{ ...range, target: 'ftp://x' }, 'field target'],
-    [{ from: range.from }, 'field to is missing'],
+    [{ from: range.from }, 'field to: is missing'],
     [{ ...range, sources: ['bad name'] }, 'field sources[0]'],
     [{ ...range, thawTier: 'Fast' }, 'field thawTier'],
     [{ from: range.to, to: range.from }, 'is not before to'],
@@ -203,7 +203,7 @@ describe('RestoreShard and Report', () => {
 
   it('names the field of a bad task', async () => {
     world = await makeWorld();
-    const task: RestoreShardTask = {
+    const task: RestoreShardTaskSent = {
       runId: 'r',
       manifestKey: 'manifests/x.json',
       fromMs: 10,

@@ -227,7 +227,7 @@ describe('validation before work', () => {
       /--source-name nope is not a configured source; configured: prod/,
     );
     await expect(runBackupLocally({ ...base, sourceName: 'prod', from: 'now', to: 'now-1h' })).rejects.toThrow(
-      /--from .* is not before --to/,
+      /--from: .* is not before --to/,
     );
     await expect(
       runBackupLocally({ ...base, context: { promvault: { sources: [] } }, sourceName: 'prod' }),

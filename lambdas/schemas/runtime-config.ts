@@ -1,0 +1,143 @@
+/**
+ * The runtime configuration of every Lambda: JSON in the PROMVAULT_CONFIG variable, written by
+ * the CDK stack (cdk-config.ts, toRuntimeConfig). Keys at their default may be left out, which
+ * keeps the variable small: Lambda allows 4 KiB of environment in total.
+ */
+import { z } from 'zod';
+import { InputError } from '../core/errors';
+import {
+  canonicalSelector,
+  choice,
+  defaultReplicaMode,
+  expected,
+  httpUrl,
+  labelName,
+  nonEmpty,
+  REPLICA_MODES,
+  shardLengthMs,
+  sourceName,
+  text,
+  thenCheck,
+  THAW_TIERS,
+  wholeNumber,
+} from './fields';
+import { keyPath, parseOrThrow } from './issues';
+
+export const CONFIG_VARIABLE = 'PROMVAULT_CONFIG';
+
+/** Values used when the JSON leaves an optional key out. */
+export const CONFIG_DEFAULTS = {
+  prefix: '',
+  inlinePlanLimit: 500,
+  restore: { concurrency: 4, batchSamples: 5000, thawTier: 'Bulk', thawDays: 7 },
+} as const;
+
+const DAY_MS = 86_400_000;
+const SECRET_FIX = 'put the credentials in the Secrets Manager secret named by credentialsSecretName';
+const optionalName = () => nonEmpty('a name (leave the key out for none)').optional();
+
+const runtimeSourceSchema = z
+  .object(
+    {
+      name: sourceName(),
+      /** Remote-read URLs: the primary, then its HA replicas. */
+      remoteReadUrls: z
+        .array(httpUrl({ example: 'http://prometheus:9090/api/v1/read', secretFix: SECRET_FIX }), {
+          error: expected('a list of remote-read URLs'),
+        })
+        .min(1, { error: 'is empty: list at least one remote-read URL' }),
+      /** How replicas are read; default merge with two or more URLs. */
+      replicaMode: choice(REPLICA_MODES).optional(),
+      /** Labels that tell replicas apart, dropped before their series are merged. */
+      replicaLabels: z.array(labelName(), { error: expected('a list of label names') }).default([]),
+      // Canonical selectors, so shard keys do not depend on how the selector was typed.
+      selectors: z.array(canonicalSelector(), { error: expected('a list of selectors') }).default([]),
+      /** Secrets Manager secret with {"username","password"} or {"bearerToken"} or {"headers":{...}}. */
+      credentialsSecretName: optionalName(),
+      shardLengthMs: shardLengthMs(),
+      /** Never back up windows closer to now than this: the source may still be ingesting them. */
+      lagMs: wholeNumber(0, 366 * DAY_MS),
+      /** Where the very first run starts when there is no checkpoint yet. */
+      initialLookbackMs: wholeNumber(1, 100 * 366 * DAY_MS),
+    },
+    { error: expected('an object') },
+  )
+  .transform(({ replicaMode, ...s }) => ({
+    ...s,
+    replicaMode: replicaMode ?? defaultReplicaMode(s.remoteReadUrls.length),
+  }));
+
+export const runtimeConfigSchema = thenCheck(
+  z.object(
+    {
+      bucket: nonEmpty("the backup bucket's name"),
+      /** Key prefix inside the bucket, '' for the root. */
+      prefix: text()
+        .default(CONFIG_DEFAULTS.prefix)
+        .transform((p) =>
+          p
+            .split('/')
+            .filter((s) => s !== '')
+            .join('/'),
+        ),
+      sources: z.array(runtimeSourceSchema, { error: expected('a list of sources') }),
+      restore: z
+        .object(
+          {
+            targetUrl: httpUrl({
+              example: 'http://prometheus:9090/api/v1/write',
+              secretFix: 'put the credentials in the Secrets Manager secret named by targetSecretName',
+            }).optional(),
+            targetSecretName: optionalName(),
+            concurrency: wholeNumber(1, 64).default(CONFIG_DEFAULTS.restore.concurrency),
+            batchSamples: wholeNumber(1, 1_000_000).default(CONFIG_DEFAULTS.restore.batchSamples),
+            thawTier: choice(THAW_TIERS).default(CONFIG_DEFAULTS.restore.thawTier),
+            thawDays: wholeNumber(1, 365).default(CONFIG_DEFAULTS.restore.thawDays),
+          },
+          { error: expected('an object') },
+        )
+        .prefault({}),
+      /** Plans with more shards than this go to S3 and run through a Distributed Map. */
+      inlinePlanLimit: wholeNumber(0, 10_000).default(CONFIG_DEFAULTS.inlinePlanLimit),
+    },
+    { error: expected('a JSON object') },
+  ),
+  (config, ctx) => {
+    const seen = new Set<string>();
+    config.sources.forEach((s, i) => {
+      if (seen.has(s.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'name'],
+          message: `${s.name} is used twice: names must be unique`,
+        });
+      seen.add(s.name);
+    });
+  },
+);
+
+export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
+export type RuntimeSource = RuntimeConfig['sources'][number];
+/** The JSON the CDK stack writes; keys at their default may be left out. */
+export type RuntimeConfigSent = z.input<typeof runtimeConfigSchema>;
+
+/** Parses the JSON text of PROMVAULT_CONFIG; throws InputError naming the key that is wrong. */
+export function parseRuntimeConfig(json: string | undefined): RuntimeConfig {
+  if (json === undefined || json.trim() === '') {
+    throw new InputError(
+      `${CONFIG_VARIABLE} is not set: the CDK stack sets it on every function; set it to the runtime config JSON`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(json);
+  } catch (err) {
+    throw new InputError(`${CONFIG_VARIABLE} is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return parseOrThrow(
+    runtimeConfigSchema,
+    doc,
+    (path) => `invalid ${CONFIG_VARIABLE}: ${path.length === 0 ? '(the whole value)' : keyPath(path)}`,
+    (message) => new InputError(message),
+  );
+}
