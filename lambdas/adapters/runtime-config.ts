@@ -4,12 +4,7 @@
  * the schema is lambdas/schemas/runtime-config.ts.
  */
 import { InputError } from '../core/errors';
-import {
-  CONFIG_VARIABLE,
-  parseRuntimeConfig,
-  type RuntimeConfig,
-  type RuntimeSource,
-} from '../schemas/runtime-config';
+import { CONFIG_VARIABLE, parseRuntimeConfig, type RuntimeConfig, type RuntimeSource } from '../schemas/runtime-config';
 
 export { CONFIG_VARIABLE, parseRuntimeConfig } from '../schemas/runtime-config';
 

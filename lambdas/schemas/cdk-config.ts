@@ -66,7 +66,9 @@ const int = (fallback: number, min: number, max: number) => withDefault(wholeNum
 const optionalDays = (fallback: number, min: number, max: number) =>
   z.preprocess(
     (v) => (v === false ? null : v),
-    z.union([z.null(), wholeNumber(min, max)], { error: expected(`a whole number from ${min} to ${max}`) }).default(fallback),
+    z
+      .union([z.null(), wholeNumber(min, max)], { error: expected(`a whole number from ${min} to ${max}`) })
+      .default(fallback),
   );
 
 const CREDENTIALS_FIX = 'use credentialsSecretName (a Secrets Manager secret)';
@@ -252,7 +254,10 @@ const bucketSchema = thenCheck(
       ),
       /** Key prefix inside the bucket, '' or segments without leading/trailing '/'. */
       prefix: withDefault(
-        matching(PREFIX_RE, "use path segments of letters, digits and !_.()- joined by '/', no leading or trailing '/'"),
+        matching(
+          PREFIX_RE,
+          "use path segments of letters, digits and !_.()- joined by '/', no leading or trailing '/'",
+        ),
         '',
       ),
       transitions: transitionsSchema,
@@ -370,7 +375,12 @@ export type FunctionSettings = z.output<ReturnType<typeof functionSchema>>;
 
 const roles = Object.keys(HANDLERS) as FunctionRole[];
 const functionsSchema = withDefault(
-  strict(Object.fromEntries(roles.map((role) => [role, functionSchema(role)])) as Record<FunctionRole, ReturnType<typeof functionSchema>>),
+  strict(
+    Object.fromEntries(roles.map((role) => [role, functionSchema(role)])) as Record<
+      FunctionRole,
+      ReturnType<typeof functionSchema>
+    >,
+  ),
   {},
 );
 
@@ -389,41 +399,42 @@ const configFields = strict({
 
 /** Checks between sections; `vpc` is the one VPC shared by every source that sets one. */
 const configSchema = thenCheck(configFields, (c, ctx) => {
-    const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
-    if (c.sources.length === 0) fail(['sources'], 'lists no source: add at least one {"name": ..., "remoteReadUrl": ...}');
-    const seen = new Set<string>();
-    c.sources.forEach((s, i) => {
-      if (seen.has(s.name)) fail(['sources', i, 'name'], `${s.name} is used twice: every source needs its own name`);
-      seen.add(s.name);
-      // Right after a healthy run the checkpoint lags now by up to one shard plus the lag.
-      const { stalenessFactor } = c.monitoring;
-      const healthyLagMs = s.shardLengthMs + s.lagMs;
-      if (stalenessFactor * s.schedulePeriodMs <= healthyLagMs)
-        fail(
-          ['sources', i, 'schedule'],
-          `the staleness alarm fires after ${stalenessFactor} × ${formatDuration(s.schedulePeriodMs)}, but a healthy source already lags ` +
-            `up to shardLength + lag = ${formatDuration(healthyLagMs)}: raise monitoring.stalenessFactor or schedule more often`,
-        );
-      else if (stalenessFactor * s.schedulePeriodMs > 7 * DAY)
-        fail(
-          ['sources', i, 'schedule'],
-          `the staleness alarm would look back ${stalenessFactor} × ${formatDuration(s.schedulePeriodMs)}, more than the 7 days CloudWatch ` +
-            'alarms can evaluate: lower monitoring.stalenessFactor or schedule more often',
-        );
-    });
-    // All sources share one BackupShard function, and a function runs in at most one VPC.
-    const first = c.sources.findIndex((s) => s.vpc !== undefined);
-    const vpcKey = (v: VpcConfig) => JSON.stringify([v.vpcId, [...v.subnetIds].sort(), [...v.securityGroupIds].sort()]);
-    c.sources.forEach((s, i) => {
-      if (first >= 0 && s.vpc !== undefined && vpcKey(s.vpc) !== vpcKey(c.sources[first]!.vpc!))
-        fail(
-          ['sources', i, 'vpc'],
-          `differs from ${CONTEXT_KEY}.sources[${first}].vpc: every source shares one BackupShard function, which runs in one VPC; ` +
-            'give every private source the same vpc block, or deploy a second stack with its own context',
-        );
-    });
-    if (c.restore.thawTier === 'Expedited' && c.bucket.archiveDays !== null && c.bucket.archiveClass === 'DEEP_ARCHIVE')
-      fail(['restore', 'thawTier'], 'Expedited retrieval is not available from DEEP_ARCHIVE: use Standard or Bulk');
+  const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  if (c.sources.length === 0)
+    fail(['sources'], 'lists no source: add at least one {"name": ..., "remoteReadUrl": ...}');
+  const seen = new Set<string>();
+  c.sources.forEach((s, i) => {
+    if (seen.has(s.name)) fail(['sources', i, 'name'], `${s.name} is used twice: every source needs its own name`);
+    seen.add(s.name);
+    // Right after a healthy run the checkpoint lags now by up to one shard plus the lag.
+    const { stalenessFactor } = c.monitoring;
+    const healthyLagMs = s.shardLengthMs + s.lagMs;
+    if (stalenessFactor * s.schedulePeriodMs <= healthyLagMs)
+      fail(
+        ['sources', i, 'schedule'],
+        `the staleness alarm fires after ${stalenessFactor} × ${formatDuration(s.schedulePeriodMs)}, but a healthy source already lags ` +
+          `up to shardLength + lag = ${formatDuration(healthyLagMs)}: raise monitoring.stalenessFactor or schedule more often`,
+      );
+    else if (stalenessFactor * s.schedulePeriodMs > 7 * DAY)
+      fail(
+        ['sources', i, 'schedule'],
+        `the staleness alarm would look back ${stalenessFactor} × ${formatDuration(s.schedulePeriodMs)}, more than the 7 days CloudWatch ` +
+          'alarms can evaluate: lower monitoring.stalenessFactor or schedule more often',
+      );
+  });
+  // All sources share one BackupShard function, and a function runs in at most one VPC.
+  const first = c.sources.findIndex((s) => s.vpc !== undefined);
+  const vpcKey = (v: VpcConfig) => JSON.stringify([v.vpcId, [...v.subnetIds].sort(), [...v.securityGroupIds].sort()]);
+  c.sources.forEach((s, i) => {
+    if (first >= 0 && s.vpc !== undefined && vpcKey(s.vpc) !== vpcKey(c.sources[first]!.vpc!))
+      fail(
+        ['sources', i, 'vpc'],
+        `differs from ${CONTEXT_KEY}.sources[${first}].vpc: every source shares one BackupShard function, which runs in one VPC; ` +
+          'give every private source the same vpc block, or deploy a second stack with its own context',
+      );
+  });
+  if (c.restore.thawTier === 'Expedited' && c.bucket.archiveDays !== null && c.bucket.archiveClass === 'DEEP_ARCHIVE')
+    fail(['restore', 'thawTier'], 'Expedited retrieval is not available from DEEP_ARCHIVE: use Standard or Bulk');
 })
   .transform((c) => {
     const vpc = c.sources.find((s) => s.vpc !== undefined)?.vpc;

@@ -25,7 +25,8 @@ export function defaultReplicaMode(urlCount: number): ReplicaMode {
 
 /** An error map for a schema: `is missing: expected X` or `expected X, got <value>`. */
 export function expected(what: string): (issue: { input?: unknown }) => string {
-  return (issue) => (issue.input === undefined ? `is missing: expected ${what}` : `expected ${what}, got ${show(issue.input)}`);
+  return (issue) =>
+    issue.input === undefined ? `is missing: expected ${what}` : `expected ${what}, got ${show(issue.input)}`;
 }
 
 /** null in JSON means "not given", like a missing key. */
@@ -70,7 +71,10 @@ export const nonEmpty = (what = 'a non-empty string') =>
 
 export const wholeNumber = (min: number, max: number) => {
   const what = `a whole number from ${min} to ${max}`;
-  return z.int({ error: expected(what) }).min(min, { error: expected(what) }).max(max, { error: expected(what) });
+  return z
+    .int({ error: expected(what) })
+    .min(min, { error: expected(what) })
+    .max(max, { error: expected(what) });
 };
 
 export const bool = () => z.boolean({ error: expected('true or false') });
@@ -110,10 +114,12 @@ function viaCore<I, O>(parse: (value: I) => O, keepSubject = false) {
 }
 
 /** A Prometheus duration (`30s`, `5m`, `1h30m`), in ms. */
-export const duration = () => text('a duration such as 30s, 5m or 1h').transform(viaCore((s) => parseDuration(s, 'duration')));
+export const duration = () =>
+  text('a duration such as 30s, 5m or 1h').transform(viaCore((s) => parseDuration(s, 'duration')));
 
 /** A shard length in ms: whole minutes that divide a day. */
-export const shardLengthMs = () => wholeNumber(1, Number.MAX_SAFE_INTEGER).transform(viaCore((ms) => validateShardLength(ms, 'shardLength')));
+export const shardLengthMs = () =>
+  wholeNumber(1, Number.MAX_SAFE_INTEGER).transform(viaCore((ms) => validateShardLength(ms, 'shardLength')));
 
 /** A shard length written as a duration (`1h`). */
 export const shardLength = () => duration().transform(viaCore((ms) => validateShardLength(ms, 'shardLength')));
@@ -132,7 +138,9 @@ export const selector = () =>
 
 /** A selector in canonical form, so shard keys do not depend on how it was typed. */
 export const canonicalSelector = () =>
-  text('a series selector such as {job="api"}').transform(viaCore((s: string) => formatSelector(parseSelector(s)), true));
+  text('a series selector such as {job="api"}').transform(
+    viaCore((s: string) => formatSelector(parseSelector(s)), true),
+  );
 
 /** A Prometheus label name (the classic charset, which every remote-read and remote-write peer accepts). */
 export const labelName = () =>
@@ -171,7 +179,8 @@ export function httpUrl(options: { example: string; secretFix: string }) {
           `state-machine history: remove it and ${options.secretFix}`,
       );
     if (url === undefined) return fail(`${show(s)} is not a URL: write it in full, e.g. ${options.example}`);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail(`${shown} must be an http:// or https:// URL`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return fail(`${shown} must be an http:// or https:// URL`);
     return s;
   });
 }

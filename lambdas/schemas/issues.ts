@@ -55,7 +55,9 @@ function defaultProblem(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type': {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
-      return issue.input === undefined ? `is missing: expected ${expected}` : `expected ${expected}, got ${show(issue.input)}`;
+      return issue.input === undefined
+        ? `is missing: expected ${expected}`
+        : `expected ${expected}, got ${show(issue.input)}`;
     }
     case 'unrecognized_keys':
       return `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: check the spelling`;

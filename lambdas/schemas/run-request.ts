@@ -51,14 +51,12 @@ export const backupRequestSchema = (nowMs: number) =>
       force: bool().optional(),
     }),
     ordered,
-  ).transform(
-    (r): BackupInputSent => ({
-      source: r.sourceName,
-      ...(r.from !== undefined ? { from: r.from } : {}),
-      ...(r.to !== undefined ? { to: r.to } : {}),
-      ...(r.force ? { force: true } : {}),
-    }),
-  );
+  ).transform((r): BackupInputSent => ({
+    source: r.sourceName,
+    ...(r.from !== undefined ? { from: r.from } : {}),
+    ...(r.to !== undefined ? { to: r.to } : {}),
+    ...(r.force ? { force: true } : {}),
+  }));
 
 export const restoreRequestSchema = (nowMs: number) =>
   thenCheck(
@@ -73,18 +71,16 @@ export const restoreRequestSchema = (nowMs: number) =>
       verifySource: httpUrl({ example: 'http://prometheus:9090/api/v1/read', secretFix: TARGET_SECRET_FIX }).optional(),
     }),
     ordered,
-  ).transform(
-    (r): RestoreInputSent => ({
-      from: r.from,
-      to: r.to,
-      ...(r.match !== undefined && r.match.length > 0 ? { selectors: r.match } : {}),
-      ...(r.sourceNames !== undefined && r.sourceNames.length > 0 ? { sources: r.sourceNames } : {}),
-      ...(r.target !== undefined ? { target: r.target } : {}),
-      ...(r.thawTier !== undefined ? { thawTier: r.thawTier } : {}),
-      ...(r.verify ? { verify: true } : {}),
-      ...(r.verifySource !== undefined ? { verifySource: r.verifySource } : {}),
-    }),
-  );
+  ).transform((r): RestoreInputSent => ({
+    from: r.from,
+    to: r.to,
+    ...(r.match !== undefined && r.match.length > 0 ? { selectors: r.match } : {}),
+    ...(r.sourceNames !== undefined && r.sourceNames.length > 0 ? { sources: r.sourceNames } : {}),
+    ...(r.target !== undefined ? { target: r.target } : {}),
+    ...(r.thawTier !== undefined ? { thawTier: r.thawTier } : {}),
+    ...(r.verify ? { verify: true } : {}),
+    ...(r.verifySource !== undefined ? { verifySource: r.verifySource } : {}),
+  }));
 
 export type BackupRequest = z.input<ReturnType<typeof backupRequestSchema>>;
 export type RestoreRequest = z.input<ReturnType<typeof restoreRequestSchema>>;

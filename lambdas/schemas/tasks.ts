@@ -148,7 +148,10 @@ export const restoreShardTaskSchema = thenCheck(
   after('toMs', 'fromMs'),
 );
 
-export const reportInputSchema = z.object({ runId: runId(), planKey: objectKey() }, { error: expected('a JSON object') });
+export const reportInputSchema = z.object(
+  { runId: runId(), planKey: objectKey() },
+  { error: expected('a JSON object') },
+);
 
 export type BackupInput = z.output<typeof backupInputSchema>;
 export type BackupInputSent = z.input<typeof backupInputSchema>;
@@ -184,5 +187,10 @@ export const validateReportInput = validator(reportInputSchema);
 
 /** A remote-write URL from elsewhere (e.g. the config's restore.targetUrl), `field` naming it. */
 export function checkRemoteWriteUrl(field: string, url: string): string {
-  return parseOrThrow(remoteWriteUrl(), url, () => `invalid input: field ${field}`, (m) => new InputError(m));
+  return parseOrThrow(
+    remoteWriteUrl(),
+    url,
+    () => `invalid input: field ${field}`,
+    (m) => new InputError(m),
+  );
 }
