@@ -70,6 +70,20 @@ describe('PlanRestore', () => {
     ).toBe(out.runId);
   });
 
+  it('carries verify and verifySource into every task, and leaves them out when off', async () => {
+    world = await makeWorld();
+    await backedUp(world, 2);
+    const verifySource = 'http://prom-check:9090/api/v1/read';
+    const on = await invoke<RestorePlanOutput>(planRestore(world.deps), { ...range, verify: true, verifySource });
+    expect(on.shards).toHaveLength(2);
+    for (const task of on.shards) expect(task).toMatchObject({ verify: true, verifySource });
+    const off = await invoke<RestorePlanOutput>(planRestore(world.deps), range);
+    for (const task of off.shards) {
+      expect(task).not.toHaveProperty('verify');
+      expect(task).not.toHaveProperty('verifySource');
+    }
+  });
+
   it('sends a plan over the inline limit through S3', async () => {
     world = await makeWorld();
     await backedUp(world, 4);

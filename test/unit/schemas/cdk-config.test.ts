@@ -1,0 +1,195 @@
+/** The cdk.json schema at its boundaries; test/unit/cdk/config.test.ts holds the messages users see most. */
+import { ConfigError, parseConfig, toRuntimeConfig } from '../../../cdk/lib/config';
+import { parseRuntimeConfig } from '../../../lambdas/schemas/runtime-config';
+import { messageOf } from './helpers';
+
+const PASSWORD = 'S3cret-pa55';
+const source = (extra: Record<string, unknown> = {}) => ({
+  name: 'prod',
+  remoteReadUrl: 'http://prometheus.internal:9090',
+  ...extra,
+});
+const config = (extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => ({
+  sources: [source(extra)],
+  ...top,
+});
+const errorOf = (raw: unknown): string => messageOf(() => parseConfig(raw), ConfigError);
+
+describe('replicas: replicaMode and replicaLabels', () => {
+  test.each<[string, Record<string, unknown>, string]>([
+    ['one URL', {}, 'failover'],
+    ['a primary and a replica', { replicas: ['http://b:9090'] }, 'merge'],
+    ['three URLs', { replicas: ['http://b:9090', 'http://c:9090'] }, 'merge'],
+    ['failover asked for', { replicas: ['http://b:9090'], replicaMode: 'failover' }, 'failover'],
+    ['any letter case', { replicas: ['http://b:9090'], replicaMode: 'Failover' }, 'failover'],
+    ['merge with one URL', { replicaMode: 'merge' }, 'merge'],
+  ])('%s reads as %s', (_name, extra, mode) => {
+    expect(parseConfig(config(extra)).sources[0]!.replicaMode).toBe(mode);
+  });
+
+  test.each<[string[]]>([[[]], [['replica']], [['prometheus_replica', '__replica__', '_a1']]])(
+    'replicaLabels %j are kept',
+    (labels) => {
+      expect(parseConfig(config({ replicaLabels: labels })).sources[0]!.replicaLabels).toEqual(labels);
+    },
+  );
+
+  test.each<[string, unknown, RegExp]>([
+    ['an unknown mode', { replicaMode: 'both' }, /sources\[0\]\.replicaMode: "both" is not one of merge, failover/],
+    ['a mode that is not text', { replicaMode: 2 }, /sources\[0\]\.replicaMode: expected a string, got 2/],
+    ['labels that are not a list', { replicaLabels: 'replica' }, /sources\[0\]\.replicaLabels: expected a list/],
+    [
+      'a label starting with a digit',
+      { replicaLabels: ['ok', '1replica'] },
+      /replicaLabels\[1\]: "1replica" is not a label name/,
+    ],
+    [
+      'a label with a dash',
+      { replicaLabels: ['prom-replica'] },
+      /replicaLabels\[0\]: "prom-replica" is not a label name: use letters, digits and _/,
+    ],
+    ['the empty label', { replicaLabels: [''] }, /replicaLabels\[0\]: "" is not a label name/],
+    [
+      'the metric name',
+      { replicaLabels: ['__name__'] },
+      /replicaLabels\[0\]: "__name__" is the metric name, not a replica label/,
+    ],
+  ])('refuses %s', (_name, extra, message) => {
+    expect(errorOf(config(extra as Record<string, unknown>))).toMatch(message);
+  });
+
+  test('the runtime config carries them, defaults left out, and reads them back', () => {
+    const parsed = parseConfig({
+      sources: [
+        source(),
+        source({ name: 'ha', replicas: ['http://b:9090'], replicaLabels: ['replica'] }),
+        source({ name: 'fo', replicas: ['http://b:9090'], replicaMode: 'failover' }),
+      ],
+    });
+    const runtime = toRuntimeConfig(parsed, 'bucket');
+    expect(runtime.sources.map((s) => [s.replicaMode, s.replicaLabels])).toEqual([
+      [undefined, undefined],
+      [undefined, ['replica']],
+      ['failover', undefined],
+    ]);
+    expect(parseRuntimeConfig(JSON.stringify(runtime)).sources.map((s) => [s.replicaMode, s.replicaLabels])).toEqual([
+      ['failover', []],
+      ['merge', ['replica']],
+      ['failover', []],
+    ]);
+  });
+});
+
+describe('a URL with user info is refused, and the password is never echoed', () => {
+  test.each<[string, Record<string, unknown>, Record<string, unknown>, string, string]>([
+    [
+      'remoteReadUrl',
+      { remoteReadUrl: `http://admin:${PASSWORD}@prom:9090` },
+      {},
+      'sources[0].remoteReadUrl',
+      'credentialsSecretName',
+    ],
+    [
+      'a replica',
+      { replicas: ['http://b:9090', `https://admin:${PASSWORD}@prom-b`] },
+      {},
+      'sources[0].replicas[1]',
+      'credentialsSecretName',
+    ],
+    [
+      'a user name alone',
+      { remoteReadUrl: `http://${PASSWORD}@prom:9090` },
+      {},
+      'sources[0].remoteReadUrl',
+      'credentialsSecretName',
+    ],
+    [
+      'an unparsable URL',
+      { remoteReadUrl: `http://admin:${PASSWORD}/x@prom` },
+      {},
+      'sources[0].remoteReadUrl',
+      'credentialsSecretName',
+    ],
+    [
+      'restore.targetUrl',
+      {},
+      { restore: { targetUrl: `http://admin:${PASSWORD}@vm:8428/api/v1/write` } },
+      'restore.targetUrl',
+      'targetSecretName',
+    ],
+  ])('in %s', (_name, extra, top, key, secretKey) => {
+    const message = errorOf(config(extra, top));
+    expect(message).toContain(`cdk.json context promvault.${key}: `);
+    expect(message).toContain('***@');
+    expect(message).toContain(`use ${secretKey} (a Secrets Manager secret)`);
+    expect(message).not.toContain(PASSWORD);
+  });
+});
+
+describe('boundaries', () => {
+  // [what, config, accepted]
+  test.each<[string, Record<string, unknown>, boolean]>([
+    ['maxConcurrency 1', config({ maxConcurrency: 1 }), true],
+    ['maxConcurrency 0', config({ maxConcurrency: 0 }), false],
+    ['maxConcurrency 9', config({ maxConcurrency: 9 }), true],
+    ['maxConcurrency 1.5', config({ maxConcurrency: 1.5 }), false],
+    ['inlinePlanLimit 400', config({}, { inlinePlanLimit: 400 }), true],
+    ['inlinePlanLimit 401', config({}, { inlinePlanLimit: 401 }), false],
+    ['shardLength 1m', config({ shardLength: '1m', lag: '0s', schedule: 'rate(1 minute)' }), true],
+    ['shardLength 30s', config({ shardLength: '30s' }), false],
+    ['shardLength 24h', config({ shardLength: '24h', lag: '1m' }), true],
+    ['shardLength 25h', config({ shardLength: '25h' }), false],
+    [
+      'schedulePeriod 1m with cron',
+      config({ schedule: 'cron(* * * * ? *)', schedulePeriod: '1m', shardLength: '1m', lag: '0s' }),
+      true,
+    ],
+    [
+      'schedulePeriod 59s with cron',
+      config({ schedule: 'cron(* * * * ? *)', schedulePeriod: '59s', shardLength: '1m', lag: '0s' }),
+      false,
+    ],
+    ['standardIaDays 30', config({}, { bucket: { transitions: { standardIaDays: 30 } } }), true],
+    ['standardIaDays 29', config({}, { bucket: { transitions: { standardIaDays: 29 } } }), false],
+    ['standardIaDays false', config({}, { bucket: { transitions: { standardIaDays: false } } }), true],
+    [
+      'glacierIrDays exactly 30 after Standard-IA',
+      config({}, { bucket: { transitions: { glacierIrDays: 60 } } }),
+      true,
+    ],
+    ['glacierIrDays 29 after Standard-IA', config({}, { bucket: { transitions: { glacierIrDays: 59 } } }), false],
+    ['expirationDays one after the archive tier', config({}, { bucket: { expirationDays: 181 } }), true],
+    ['expirationDays on the archive day', config({}, { bucket: { expirationDays: 180 } }), false],
+    [
+      'objectLock days equal to expiry',
+      config({}, { bucket: { objectLock: { mode: 'GOVERNANCE', days: 365 } } }),
+      true,
+    ],
+    ['objectLock days over expiry', config({}, { bucket: { objectLock: { mode: 'GOVERNANCE', days: 366 } } }), false],
+    ['objectLock "off"', config({}, { bucket: { objectLock: 'OFF' } }), true],
+    ['pollInterval 10s', config({}, { restore: { pollInterval: '10s' } }), true],
+    ['pollInterval 9s', config({}, { restore: { pollInterval: '9s' } }), false],
+    ['pollInterval 6h', config({}, { restore: { pollInterval: '6h' } }), true],
+    ['pollInterval 6h1s', config({}, { restore: { pollInterval: '6h1s' } }), false],
+    ['function timeout 1s', config({}, { functions: { report: { timeout: '1s' } } }), true],
+    ['function timeout 999ms', config({}, { functions: { report: { timeout: '999ms' } } }), false],
+    ['function memory 10240', config({}, { functions: { report: { memoryMb: 10240 } } }), true],
+    ['function memory 10241', config({}, { functions: { report: { memoryMb: 10241 } } }), false],
+    ['an unknown function role', config({}, { functions: { reporter: {} } }), false],
+    ['null for an optional key', config({ credentialsSecretName: null }, { bucket: { bucketName: null } }), true],
+    ['a source name of 63 characters', config({ name: 'a'.repeat(63) }), true],
+    ['a source name of 64 characters', config({ name: 'a'.repeat(64) }), false],
+  ])('%s', (_name, raw, accepted) => {
+    if (accepted) expect(() => parseConfig(raw)).not.toThrow();
+    else expect(() => parseConfig(raw)).toThrow(ConfigError);
+  });
+
+  test('every problem is reported at once, each on its own line with its key', () => {
+    const lines = errorOf(config({ maxConcurrency: 0, lag: 'soon' }, { inlinePlanLimit: 0 })).split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^cdk\.json context promvault\.sources\[0\]\.lag: "soon": use a Prometheus duration/),
+      'cdk.json context promvault.sources[0].maxConcurrency: expected a whole number from 1 to 9, got 0',
+      'cdk.json context promvault.inlinePlanLimit: expected a whole number from 1 to 400, got 0',
+    ]);
+  });
+});
