@@ -1,6 +1,14 @@
 /**
- * The building blocks every schema shares: each enum defined once, and field schemas that word
- * their own problem (the bad value and what to write instead). Pure: no I/O, no environment.
+ * lambdas/schemas: one schema per input (cdk.json context, PROMVAULT_CONFIG, state-machine task
+ * input, `promvault run` input), and the TypeScript types derived from them. zod rather than
+ * hand-written readers: the types come from the schemas, so they cannot drift apart; schemas
+ * compose (a URL or a selector is checked the same way in every input); and every failure is a
+ * zod issue with a path, turned into a message in one place (issues.ts). Pure: no AWS SDK, no
+ * environment, no I/O.
+ *
+ * This file: the building blocks every schema shares, each enum defined once (or re-exported
+ * from the core that uses it), and field schemas that word their own problem: the bad value
+ * and what to write instead.
  */
 import { z } from 'zod';
 import { validateShardLength } from '../core/backup/plan';
