@@ -54,7 +54,7 @@ export function configOf(context: Record<string, unknown>): PromvaultConfig {
   }
 }
 
-export function checkSource(config: PromvaultConfig | undefined, name: string, flag: string): string {
+function checkSource(config: PromvaultConfig | undefined, name: string, flag: string): string {
   if (config !== undefined && !config.sources.some((s) => s.name === name))
     throw new InputError(
       `${flag} ${name} is not a configured source; configured: ${config.sources.map((s) => s.name).join(', ')}`,

@@ -398,7 +398,7 @@ const configFields = strict({
 });
 
 /** Checks between sections; `vpc` is the one VPC shared by every source that sets one. */
-const configSchema = thenCheck(configFields, (c, ctx) => {
+export const promvaultConfigSchema = thenCheck(configFields, (c, ctx) => {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   if (c.sources.length === 0)
     fail(['sources'], 'lists no source: add at least one {"name": ..., "remoteReadUrl": ...}');
@@ -452,7 +452,6 @@ const configSchema = thenCheck(configFields, (c, ctx) => {
       });
   });
 
-export const promvaultConfigSchema = configSchema;
 export type PromvaultConfig = z.output<typeof configFields> & { readonly vpc?: VpcConfig };
 
 /**
