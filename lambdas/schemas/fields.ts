@@ -57,9 +57,7 @@ export function strict<T extends z.core.$ZodLooseShape>(shape: T) {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
         ? `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}: the known keys are ${known}`
-        : issue.code === 'invalid_type'
-          ? expected('an object ({...})')(issue)
-          : undefined,
+        : undefined,
   });
 }
 
