@@ -49,12 +49,6 @@ export default tseslint.config(
     },
   },
   {
-    // Known violation, removed by the validation rewrite of issue 17 (runtime-config.ts stops
-    // importing handlers/contracts): delete this block when that lands.
-    files: ['lambdas/adapters/runtime-config.ts'],
-    rules: { 'import-x/no-restricted-paths': 'off' },
-  },
-  {
     // The pure core knows nothing of AWS, the environment or sockets.
     files: ['lambdas/core/**/*.ts'],
     rules: {
