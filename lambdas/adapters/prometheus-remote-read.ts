@@ -11,6 +11,7 @@ import { SourceRejectedError, SourceUnavailableError } from '../core/errors';
 import type { PrometheusReader, ReadOptions } from '../core/ports';
 import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../core/types';
 import { formatIso } from '../core/time';
+import { compareLabels } from '../core/labels';
 import { PRODUCT_USER_AGENT } from '../core/version';
 import { CorruptFrameError, DecodeError } from '../core/prom/decode-error';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/prom/frames';
@@ -188,6 +189,44 @@ export class HttpRemoteReader implements PrometheusReader {
     }
   }
 
+  /**
+   * The oldest sample Prometheus retains, from its own `prometheus_tsdb_lowest_timestamp` gauge
+   * at /metrics (next to /api/v1/read): the first block's start, or the head's when there is no
+   * block, so an empty TSDB reports the largest int64. /api/v1/status/tsdb is no substitute: its
+   * minTime covers the head only. Undefined when the server does not expose the gauge (Thanos,
+   * Mimir, a proxy).
+   */
+  async oldestTimestamp(signal?: AbortSignal): Promise<number | undefined> {
+    const url = new URL(this.url);
+    if (!url.pathname.endsWith('/api/v1/read')) return undefined;
+    url.pathname = url.pathname.slice(0, -'/api/v1/read'.length) + '/metrics';
+    const headers: Record<string, string> = { 'User-Agent': PRODUCT_USER_AGENT, ...this.options.headers };
+    if (this.headers['Authorization']) headers['Authorization'] = this.headers['Authorization'];
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    let text: string;
+    try {
+      const response = await this.fetchImpl(url, {
+        headers,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      text = await response.text();
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw new SourceUnavailableError(
+        `reading the oldest retained timestamp from ${describeUrl(url)} failed: ${networkReason(err)}`,
+        { cause: err },
+      );
+    }
+    const ms = /^prometheus_tsdb_lowest_timestamp(?:\{\})? (\S+)$/m.exec(text);
+    const seconds = /^prometheus_tsdb_lowest_timestamp_seconds(?:\{\})? (\S+)$/m.exec(text);
+    const oldestMs = ms ? Number(ms[1]) : seconds ? Number(seconds[1]) * 1000 : NaN;
+    return Number.isFinite(oldestMs) ? oldestMs : undefined;
+  }
+
   private async *readWith(
     window: TimeWindow,
     matchers: readonly LabelMatcher[],
@@ -288,7 +327,9 @@ export class HttpRemoteReader implements PrometheusReader {
               `the answer holds ${result.skippedHistograms} native histogram samples; promvault backs up float samples only`,
             );
           }
-          for (const series of result.series) {
+          // Prometheus selects SAMPLES answers unsorted (streamed ones sorted); this one is in
+          // memory anyway, so yield it in label-set order like a streamed answer.
+          for (const series of [...result.series].sort((a, b) => compareLabels(a.labels, b.labels))) {
             const piece = trimPiece(series, window);
             if (!piece) continue;
             stats.samples += piece.timestamps.length;

@@ -26,8 +26,27 @@ export function compareLabels(a: Labels, b: Labels): number {
   for (let i = 0; i < n; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.name !== y.name) return x.name < y.name ? -1 : 1;
-    if (x.value !== y.value) return x.value < y.value ? -1 : 1;
+    if (x.name !== y.name) return compareStrings(x.name, y.name);
+    if (x.value !== y.value) return compareStrings(x.value, y.value);
   }
   return a.length - b.length;
+}
+
+/**
+ * Go's string order (UTF-8 bytes, i.e. code points). JS `<` compares UTF-16 units, which puts
+ * characters above U+FFFF (surrogate pairs) before U+E000–U+FFFF.
+ */
+export function compareStrings(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return x >= 0xd800 && y >= 0xd800 ? codePointRank(x) - codePointRank(y) : x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Moves surrogates (U+D800–U+DFFF) above U+E000–U+FFFF, where their code points sort. */
+function codePointRank(unit: number): number {
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
 }

@@ -34,6 +34,8 @@ const FIELD_ORDER: readonly (keyof ShardManifest)[] = [
   'complete',
   'created_at',
   'pulled_from',
+  'conflicting_samples',
+  'missing_replicas',
 ];
 
 /** Stable bytes for a manifest: fixed key order, two-space indent, trailing newline. */
@@ -124,6 +126,11 @@ export function parseManifest(bytes: Uint8Array, key: string): ShardManifest {
   const created_at = str('created_at', true);
   if (Number.isNaN(Date.parse(created_at))) throw fail(`field created_at ${JSON.stringify(created_at)} is not a time`);
   const pulled_from = str('pulled_from', false);
+  const conflicting_samples = o['conflicting_samples'] === undefined ? undefined : int('conflicting_samples', 0);
+  const missing = o['missing_replicas'];
+  if (missing !== undefined && !(Array.isArray(missing) && missing.every((m) => typeof m === 'string'))) {
+    throw fail(`field missing_replicas is ${describe(missing)}, expected a list of strings`);
+  }
 
   return {
     format_version,
@@ -143,6 +150,8 @@ export function parseManifest(bytes: Uint8Array, key: string): ShardManifest {
     complete,
     created_at,
     pulled_from,
+    ...(conflicting_samples !== undefined ? { conflicting_samples } : {}),
+    ...(missing !== undefined ? { missing_replicas: missing as string[] } : {}),
   };
 }
 

@@ -46,6 +46,18 @@ export interface ObjectStore {
 export interface ReadOptions {
   /** Abort the read, e.g. when the caller stops consuming. */
   readonly signal?: AbortSignal;
+  /** Called once when a read of several replicas ends, with what the caller must record. */
+  readonly onOutcome?: (outcome: ReadOutcome) => void;
+}
+
+/** How a read of HA replicas went: where the samples came from and what is missing. */
+export interface ReadOutcome {
+  /** The replicas whose samples the read holds. */
+  readonly pulledFrom: readonly string[];
+  /** Replicas that did not answer, each with the reason: the read may hold less than the source. */
+  readonly missingReplicas: readonly string[];
+  /** Samples at one timestamp whose values differed between replicas (the first replica's is kept). */
+  readonly conflictingSamples: number;
 }
 
 /** Pulls raw samples of one window from a Prometheus-compatible source. */
@@ -54,9 +66,15 @@ export interface PrometheusReader {
   readonly endpoint: string;
   /**
    * Every sample with startMs <= t < endMs of every series matching all matchers. Pieces of
-   * one series arrive consecutively, in time order; series arrive in the source's order.
+   * one series arrive consecutively, in time order; series arrive in the source's order, which
+   * for Prometheus is label-set order (compareLabels): the replica merge relies on it and checks it.
    */
   read(window: TimeWindow, matchers: readonly LabelMatcher[], options?: ReadOptions): AsyncIterable<SeriesPiece>;
+  /**
+   * Optional: the oldest sample timestamp the source retains (ms), or undefined when it cannot
+   * tell; a replica that starts after a window cannot serve all of it.
+   */
+  oldestTimestamp?(signal?: AbortSignal): Promise<number | undefined>;
 }
 
 export interface WriteBatch {

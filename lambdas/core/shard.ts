@@ -48,8 +48,12 @@ export interface ShardManifest {
   /** False when the window was still open at pull time: such a shard is pulled again by the next run. */
   readonly complete: boolean;
   readonly created_at: string;
-  /** The endpoint the samples came from. */
+  /** The endpoint the samples came from; HA replicas merged: every replica that answered, comma-separated. */
   readonly pulled_from: string;
+  /** HA replicas merged: samples at one timestamp whose values differed (the first replica's kept). */
+  readonly conflicting_samples?: number;
+  /** HA replicas that did not answer, with the reason: the shard is incomplete and pulled again. */
+  readonly missing_replicas?: readonly string[];
 }
 
 const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;

@@ -1,11 +1,11 @@
 /**
- * BackupShard: BackupShardTask → BackupShardOutput. Pulls one window from the first healthy
- * replica of the source (credentials from Secrets Manager, cached per container), stores the
+ * BackupShard: BackupShardTask → BackupShardOutput. Pulls one window from the source's replicas,
+ * merged or with failover (credentials from Secrets Manager, cached per container), stores the
  * object and then its manifest. A shard already committed is skipped unless forced.
  */
 import middy from '@middy/core';
 import { backupShard } from '../core/backup/shard';
-import { FailoverReader } from '../core/backup/failover';
+import { replicaReader } from '../core/backup/replicas';
 import { formatIso } from '../core/time';
 import { findSource } from '../adapters/runtime-config';
 import { HANDLERS, type BackupShardOutput, type BackupShardTask } from './contracts';
@@ -24,11 +24,21 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const credentials = source.credentialsSecretName
       ? await deps.secrets.credentials(source.credentialsSecretName)
       : undefined;
-    const reader = new FailoverReader(
+    const reader = replicaReader(
       source.remoteReadUrls.map((url) => deps.reader(url, credentials)),
       {
+        mode: source.replicaMode,
+        replicaLabels: source.replicaLabels,
         onFailover: (endpoint, err) =>
           context.log.warn('replica unavailable, failing over', { endpoint, error: err.name, message: err.message }),
+        onSkip: (endpoint, reason) =>
+          context.log.warn('replica cannot serve the window, skipped', { endpoint, reason }),
+        onReplicaFailed: (endpoint, err, willRetry) =>
+          context.log.warn(willRetry ? 'replica failed, retrying' : 'replica failed, merging without it', {
+            endpoint,
+            error: err.name,
+            message: err.message,
+          }),
       },
     );
     const ref = { source: source.name, window: { startMs: task.startMs, endMs: task.endMs }, selector: task.selector };

@@ -20,7 +20,7 @@ export interface HandlerDeps {
   /** The runtime config, parsed once per container. */
   readonly config: () => RuntimeConfig;
   readonly store: (config: RuntimeConfig) => ObjectStore;
-  /** One replica of a source; backup-shard wraps the replicas in a FailoverReader. */
+  /** One replica of a source; backup-shard combines the replicas (core/backup/replicas.ts). */
   readonly reader: (url: string, credentials: HttpCredentials | undefined) => PrometheusReader;
   readonly writer: (url: string, credentials: HttpCredentials | undefined) => RemoteWriter;
   readonly thawer: (config: RuntimeConfig) => ArchiveThawer;

@@ -4,7 +4,7 @@
  * fails the shard instead of silently storing a sample in two shards.
  */
 import { PermanentError } from '../errors';
-import type { PrometheusReader } from '../ports';
+import type { PrometheusReader, ReadOptions } from '../ports';
 import type { LabelMatcher, SeriesPiece, TimeWindow } from '../types';
 import { formatIso } from '../time';
 import { labelsEqual } from '../labels';
@@ -16,10 +16,11 @@ export async function* pullWindow(
   window: TimeWindow,
   matchers: readonly LabelMatcher[],
   signal?: AbortSignal,
+  onOutcome?: ReadOptions['onOutcome'],
 ): AsyncGenerator<SeriesPiece> {
   let lastLabels: SeriesPiece['labels'] | undefined;
   let lastTs = -Infinity;
-  for await (const piece of reader.read(window, matchers, { signal })) {
+  for await (const piece of reader.read(window, matchers, { signal, onOutcome })) {
     if (lastLabels === undefined || !labelsEqual(piece.labels, lastLabels)) lastTs = -Infinity;
     const ts = piece.timestamps;
     for (let i = 0; i < ts.length; i++) {

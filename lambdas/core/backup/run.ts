@@ -38,6 +38,10 @@ export interface BackupRunReport {
   readonly stored_bytes: number;
   readonly seconds: number;
   readonly checkpoint_ms: number | null;
+  /** HA replicas merged: samples whose values differed between replicas (the first replica's kept). */
+  readonly conflicting_samples: number;
+  /** Shards committed as incomplete because a replica did not answer; the next run pulls them again. */
+  readonly missing_replicas: readonly { readonly key: string; readonly replicas: readonly string[] }[];
 }
 
 export interface BackupRunDeps {
@@ -114,5 +118,9 @@ export async function runBackup(deps: BackupRunDeps, input: BackupRunInput): Pro
     stored_bytes: sum((r) => r.manifest.stored_bytes),
     seconds: (deps.nowMs() - started) / 1000,
     checkpoint_ms: checkpoint?.end_ms ?? null,
+    conflicting_samples: sum((r) => (r.status === 'committed' ? (r.manifest.conflicting_samples ?? 0) : 0)),
+    missing_replicas: results
+      .filter((r) => r.status === 'committed' && r.manifest.missing_replicas)
+      .map((r) => ({ key: r.manifest.object_key, replicas: r.manifest.missing_replicas! })),
   };
 }

@@ -18,7 +18,7 @@ import {
   type ShardManifest,
   type ShardRef,
 } from '../shard';
-import type { ObjectStore, PrometheusReader } from '../ports';
+import type { ObjectStore, PrometheusReader, ReadOutcome } from '../ports';
 import { parseSelector } from '../prom/selector';
 import { readManifestIfPresent, serializeManifest } from '../manifest';
 import { pullWindow } from './pull';
@@ -61,7 +61,10 @@ export async function backupShard(
 
   const pulledAtMs = deps.nowMs();
   const oKey = existing === undefined ? objectKey(ref) : rerunObjectKey(ref, newGeneration(pulledAtMs));
-  const pieces = pullWindow(deps.reader, ref.window, parseSelector(ref.selector), options.signal);
+  let outcome: ReadOutcome | undefined;
+  const pieces = pullWindow(deps.reader, ref.window, parseSelector(ref.selector), options.signal, (o) => {
+    outcome = o;
+  });
   const encoded = encodeShard(pieces);
   const put = await deps.store.put(oKey, encoded.body);
   const stats = encoded.stats();
@@ -81,9 +84,10 @@ export async function backupShard(
     stored_bytes: put.size,
     codec: SHARD_CODEC,
     sha256: put.sha256,
-    complete: ref.window.endMs <= pulledAtMs,
+    // A replica that did not answer may hold samples this shard lacks: pull it again next run.
+    complete: ref.window.endMs <= pulledAtMs && (outcome?.missingReplicas.length ?? 0) === 0,
     created_at: new Date(pulledAtMs).toISOString(),
-    pulled_from: deps.reader.endpoint,
+    ...replicaFields(outcome, deps.reader.endpoint),
   };
   await deps.store.put(mKey, once(serializeManifest(manifest)));
   if (existing !== undefined && existing.object_key !== oKey && isObjectKeyOf(ref, existing.object_key)) {
@@ -96,6 +100,18 @@ export async function backupShard(
 /** Unique per run, also for two runs in one millisecond: a re-run never writes over an object a manifest names. */
 function newGeneration(pulledAtMs: number): string {
   return `${pulledAtMs.toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Where the samples came from, and for merged HA replicas what conflicted and who was missing. */
+function replicaFields(outcome: ReadOutcome | undefined, endpoint: string) {
+  if (!outcome) return { pulled_from: endpoint };
+  return {
+    pulled_from: outcome.pulledFrom.join(', '),
+    ...(outcome.pulledFrom.length + outcome.missingReplicas.length > 1 || outcome.conflictingSamples > 0
+      ? { conflicting_samples: outcome.conflictingSamples }
+      : {}),
+    ...(outcome.missingReplicas.length > 0 ? { missing_replicas: outcome.missingReplicas } : {}),
+  };
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {

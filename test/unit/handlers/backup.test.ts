@@ -153,6 +153,28 @@ describe('BackupShard', () => {
     });
   });
 
+  it('merges the replicas (the default with two); one that stays down leaves the shard incomplete, naming it', async () => {
+    const config = testConfig({ sources: [{ ...testConfig().sources[0]!, replicaMode: 'merge' }] });
+    const down = new FakeReader(SOURCE_URLS[1]!, () => new SourceUnavailableError('remote read answered 503'));
+    world = await makeWorld({ config, readers: [new FakeReader(SOURCE_URLS[0]!), down] });
+    const out = await invoke<BackupShardOutput>(backupShard(world.deps), task(T0));
+    expect(out).toMatchObject({ status: 'committed', samples: 120 });
+    const ref = { source: 'prod', window: { startMs: T0, endMs: T0 + HOUR }, selector: '' };
+    const manifest = JSON.parse(await readText(world.store, manifestKey(ref)));
+    expect(manifest).toMatchObject({
+      complete: false,
+      pulled_from: SOURCE_URLS[0],
+      conflicting_samples: 0,
+      missing_replicas: [`${SOURCE_URLS[1]}: remote read answered 503`],
+    });
+    expect(down.calls).toBe(3);
+    expect(
+      parsedLogs(world.logs)
+        .filter((l) => l.level === 'warn')
+        .map((l) => l.msg),
+    ).toEqual(['replica failed, retrying', 'replica failed, retrying', 'replica failed, merging without it']);
+  });
+
   it('passes source credentials to the reader and never logs them', async () => {
     world = await makeWorld();
     await invoke(backupShard(world.deps), task(T0));
