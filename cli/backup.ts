@@ -9,7 +9,7 @@ import {
   type PlannedShard,
 } from '../lambdas/core/backup/run';
 import { openStore } from '../lambdas/adapters/open-store';
-import { openReader, sourceName, type SourceFlags } from './source';
+import { openSource, sourceName, type SourceFlags } from './source';
 import { createProgress } from './progress';
 import { formatBytes, formatCount, printJson } from './output';
 
@@ -48,18 +48,18 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   };
   const planned = planBackup(input);
   const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
-  const reader = openReader(flags, parseDuration(flags.timeout ?? '2m', '--timeout'));
+  const source = openSource(flags.source, flags, parseDuration(flags.timeout ?? '2m', '--timeout'));
   if (flags.dryRun) return printPlan(input, store.location, await previewBackup(store, input), flags.json === true);
   // The source first: a directory store's check creates its root, and nothing may be written
   // for a run that cannot start.
-  await reader.probe();
+  await source.probe((warning) => process.stderr.write(`warning: ${warning}\n`));
   await store.check();
 
   const progress = createProgress('backup', !flags.json);
   progress.start(planned.length);
   const report = await runBackup(
     {
-      reader,
+      reader: source.reader,
       store,
       nowMs: Date.now,
       onShardDone: (r, done) =>
@@ -69,6 +69,9 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   ).finally(() => progress.stop());
 
   for (const f of report.failed) process.stderr.write(`shard ${f.key} failed: ${f.error}\n`);
+  for (const m of report.missing_replicas) {
+    process.stderr.write(`shard ${m.key} is incomplete, the next run pulls it again: ${m.replicas.join('; ')}\n`);
+  }
   if (flags.json) {
     printJson({
       source: input.source,
@@ -85,12 +88,19 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
         `  shards     ${report.shards} (${report.committed} written, ${report.skipped} already committed, ${report.failed.length} failed)`,
         `  samples    ${formatCount(report.samples)} in ${formatCount(report.series)} shard-series`,
         `  stored     ${formatBytes(report.stored_bytes)} (${bps} bytes/sample)`,
+        ...(flags.source.length > 1
+          ? [
+              `  replicas   ${flags.source.length}, ${source.mode}: ${formatCount(report.conflicting_samples)} conflicting samples, ${report.missing_replicas.length} shards missing a replica`,
+            ]
+          : []),
         `  checkpoint ${report.checkpoint_ms === null ? 'unchanged' : formatIso(report.checkpoint_ms)}`,
         `  took       ${report.seconds.toFixed(1)} s`,
       ].join('\n') + '\n',
     );
   }
   if (report.failed.length > 0) process.exitCode = 1;
+  // Finished, but a replica's samples may be missing from some shards.
+  else if (report.missing_replicas.length > 0) process.exitCode = 3;
 }
 
 /** --dry-run: the shards and what would happen to each, from the store's manifests alone. */

@@ -19,6 +19,17 @@ const restoreCommand: typeof import('./restore').restoreCommand = (...a) => requ
 const exportCommand: typeof import('./restore').exportCommand = (...a) => require('./restore').exportCommand(...a);
 const verifyCommand: typeof import('./verify').verifyCommand = (...a) => require('./verify').verifyCommand(...a);
 
+const replicasOption = () =>
+  new Option(
+    '--replicas <mode>',
+    'how two or more replica URLs combine: merge (the default: the union of every replica, each sample once) or failover (the first replica that can serve the whole window)',
+  );
+const replicaLabelOption = () =>
+  new Option(
+    '--replica-label <name>',
+    'label that tells replicas apart (e.g. prometheus_replica), dropped so replicas merge into one series; repeatable',
+  ).argParser(collect);
+
 export function buildProgram(): Command {
   const program = new Command('promvault')
     .description('Serverless, verifiable backup and restore of Prometheus data')
@@ -29,13 +40,19 @@ export function buildProgram(): Command {
   program
     .command('backup')
     .description('pull a time range from Prometheus over remote read into time shards in a store')
-    .requiredOption('--source <prometheus-url>', 'Prometheus base URL (or its /api/v1/read URL)')
+    .requiredOption(
+      '--source <prometheus-url>',
+      'Prometheus base URL (or its /api/v1/read URL); repeat for the HA replicas of one source',
+      collect,
+    )
     .requiredOption('--store <dir|s3://bucket/prefix>', 'where shards are written')
     .requiredOption('--from <time>', 'start: RFC3339, unix seconds, now or now-6h')
     .requiredOption('--to <time>', 'end (exclusive): RFC3339, unix seconds, now or now-1h')
     .option('--shard-length <duration>', 'time window of one shard, aligned in UTC', '1h')
     .option('--match <selector>', 'series selector, e.g. {job="api"}; repeatable (default: every series)', collect, [])
-    .option('--source-name <name>', 'name of the source in object keys (default: host_port of --source)')
+    .option('--source-name <name>', 'name of the source in object keys (default: host_port of the first --source)')
+    .addOption(replicasOption())
+    .addOption(replicaLabelOption())
     .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. http://127.0.0.1:4568')
     .option('--region <region>', 'AWS region of the bucket')
     .option('--basic-auth <user:password>', 'basic auth for the source')
@@ -46,6 +63,22 @@ export function buildProgram(): Command {
     .option('--force', 're-pull shards that are already committed')
     .option('--dry-run', 'print the plan (shards, windows, which are already committed); pull and write nothing')
     .option('--json', 'print one JSON object as the last stdout line')
+    .addHelpText(
+      'after',
+      `
+HA replicas: give --source once per replica of one source (Prometheus servers scraping the same targets).
+  merge (the default): every replica is read and the union is stored, each sample once; where
+    replicas disagree at one timestamp, the first --source's value is kept and counted in
+    conflicting_samples. A replica that does not answer leaves its shards incomplete (named on
+    stderr and in missing_replicas, exit 3); the next run pulls them again.
+  failover: the first replica that can serve the whole window. A replica whose oldest sample
+    (prometheus_tsdb_lowest_timestamp at /metrics) is newer than the window start, or that has
+    no series where another replica has some, is passed over.
+  Give the shared --source-name, and --replica-label for each label that differs between replicas:
+    promvault backup --source http://prom-a:9090 --source http://prom-b:9090 --source-name prod \\
+      --replica-label prometheus_replica --store s3://backups/prod --from now-1d --to now-1h
+Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 bad input.`,
+    )
     .action(backupCommand);
 
   program
@@ -94,7 +127,14 @@ export function buildProgram(): Command {
     .requiredOption('--store <dir|s3://bucket/prefix>', 'the store to verify')
     .option('--from <time>', 'only shards overlapping this range')
     .option('--to <time>', 'only shards overlapping this range')
-    .option('--against <prometheus-url>', 'compare every sample with this source over remote read')
+    .option(
+      '--against <prometheus-url>',
+      'compare every sample with this source over remote read; repeat for HA replicas',
+      collect,
+      [],
+    )
+    .addOption(replicasOption())
+    .addOption(replicaLabelOption())
     .option('--source-name <name>', 'only this source; repeatable', collect, [])
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--region <region>', 'AWS region of the bucket')

@@ -5,7 +5,7 @@ import { findGaps, gapsWithinSpan } from '../lambdas/core/restore/coverage';
 import { verifyShard, summarize, unreadableManifest, type ShardVerification } from '../lambdas/core/verify';
 import { validateSourceName } from '../lambdas/core/shard';
 import { openStore } from '../lambdas/adapters/open-store';
-import { openReader } from './source';
+import { openSource } from './source';
 import { createProgress } from './progress';
 import { EXIT, duringRun, formatCount, gapPairs, printJson, warnIncomplete } from './output';
 
@@ -13,7 +13,9 @@ interface VerifyFlags {
   store: string;
   from?: string;
   to?: string;
-  against?: string;
+  against: string[];
+  replicas?: string;
+  replicaLabel?: string[];
   sourceName: string[];
   s3Endpoint?: string;
   region?: string;
@@ -27,8 +29,11 @@ export async function verifyCommand(flags: VerifyFlags): Promise<void> {
   if (fromMs >= toMs) throw new InputError(`--from ${flags.from} is not before --to ${flags.to}`);
   const sources = flags.sourceName.map(validateSourceName);
   const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
-  const against = flags.against === undefined ? undefined : openReader({ source: flags.against }, 120_000);
-  await against?.probe();
+  const against =
+    flags.against.length === 0
+      ? undefined
+      : openSource(flags.against, { replicas: flags.replicas, replicaLabel: flags.replicaLabel }, 120_000, '--against');
+  await against?.probe((warning) => process.stderr.write(`warning: ${warning}\n`));
   await store.checkReadable();
   const known = await requireSources(store, sources);
 
@@ -50,7 +55,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<void> {
   await duringRun(async () => {
     try {
       for (const m of manifests) {
-        results.push(await verifyShard(store, m, against));
+        results.push(await verifyShard(store, m, against?.reader));
         progress.update(results.length, `${results.at(-1)!.verdict} ${m.object_key}`);
       }
     } finally {
@@ -70,7 +75,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<void> {
     });
   } else {
     process.stdout.write(
-      `verified ${report.shards} shards in ${store.location}${against ? ` against ${flags.against}` : ''}: ${report.ok} ok, ${report.corrupt} corrupt, ${report.missing} missing, ${formatCount(report.samples)} samples, ${formatCount(report.mismatches)} mismatches${gaps.length > 0 ? `, ${gaps.length} gaps` : ''}\n`,
+      `verified ${report.shards} shards in ${store.location}${against ? ` against ${flags.against.join(' + ')}` : ''}: ${report.ok} ok, ${report.corrupt} corrupt, ${report.missing} missing, ${formatCount(report.samples)} samples, ${formatCount(report.mismatches)} mismatches${gaps.length > 0 ? `, ${gaps.length} gaps` : ''}\n`,
     );
   }
   process.exitCode = report.ok !== report.shards || (ranged && gaps.length > 0) ? EXIT.incomplete : EXIT.done;
