@@ -224,6 +224,21 @@ describe('HA replicas against real Prometheus servers', () => {
     expect(restore.code).toBe(0);
     expect(restore.json).toMatchObject({ samples: totalSamples(union) });
     expect(diffSeries(union, await read(target))).toEqual([]);
+
+    // verify --against merges the replicas the same way, so the backup matches them exactly.
+    const verify = await runCli(['verify', '--store', dir, '--against', a.url, '--against', b.url, '--json']);
+    expect(verify.code).toBe(0);
+    expect(verify.json).toMatchObject({ shards: 2, ok: 2, mismatches: 0 });
+    const againstA = await runCli(['verify', '--store', dir, '--against', a.url, '--json']);
+    expect(againstA.code).toBe(1);
+    expect(againstA.json!.mismatches).toBe(totalSamples(union) - totalSamples(onlyA));
+  });
+
+  it("reads each replica's oldest retained sample from Prometheus itself", async () => {
+    const oldest = (p: PrometheusServer) => new HttpRemoteReader({ url: p.remoteReadUrl }).oldestTimestamp();
+    await expect(oldest(a)).resolves.toBe(RANGE.startMs);
+    // An empty TSDB reports the largest int64: newer than any window.
+    await expect(oldest(empty)).resolves.toBeGreaterThan(Date.now() + 100 * 365 * 24 * HOUR);
   });
 
   it('failover: never picks the empty replica; the first replica that can serve the window serves it', async () => {

@@ -374,3 +374,49 @@ describe('HttpRemoteReader', () => {
     });
   });
 });
+
+describe('HttpRemoteReader and HA replicas', () => {
+  it('yields a SAMPLES answer in label-set order, as Prometheus streams series (the replica merge needs it)', async () => {
+    const unsorted = [series[1]!, series[0]!];
+    const r = reader(
+      (call) =>
+        new Response(body({ chunks: [snappyCompress(encodeReadResponse([unsorted]))] }, call.signal), {
+          headers: { 'Content-Type': 'application/x-protobuf' },
+        }),
+      [],
+      { mode: 'samples' },
+    );
+    expect(merged(await collect(r.read(WINDOW, JOB))).map((s) => s.labels)).toEqual(series.map((s) => s.labels));
+  });
+
+  const metricsReader = (text: string | Error, status = 200, seen: { url?: string; auth?: string } = {}) =>
+    new HttpRemoteReader({
+      url: 'http://user:pw@prom.example:9090/prefix/api/v1/read',
+      fetchImpl: (async (url: string | URL, init?: RequestInit) => {
+        seen.url = String(url);
+        seen.auth = (init!.headers as Record<string, string>)['Authorization'];
+        if (text instanceof Error) throw text;
+        return new Response(text, { status });
+      }) as typeof fetch,
+    });
+
+  it('reads the oldest retained sample from prometheus_tsdb_lowest_timestamp at /metrics, with the same auth', async () => {
+    const seen: { url?: string; auth?: string } = {};
+    const text = '# TYPE prometheus_tsdb_lowest_timestamp gauge\nprometheus_tsdb_lowest_timestamp 1.7e+12\n';
+    await expect(metricsReader(text, 200, seen).oldestTimestamp()).resolves.toBe(1.7e12);
+    expect(seen).toEqual({ url: 'http://prom.example:9090/prefix/metrics', auth: `Basic ${btoa('user:pw')}` });
+    const empty = 'prometheus_tsdb_lowest_timestamp 9.223372036854776e+18\n';
+    await expect(metricsReader(empty).oldestTimestamp()).resolves.toBe(9.223372036854776e18);
+    await expect(metricsReader('prometheus_tsdb_lowest_timestamp_seconds 1.7e+09\n').oldestTimestamp()).resolves.toBe(
+      1.7e12,
+    );
+  });
+
+  it('says "unknown" when the server does not expose the gauge, and "unavailable" when it cannot be reached', async () => {
+    await expect(metricsReader('up 1\n').oldestTimestamp()).resolves.toBeUndefined();
+    await expect(metricsReader('not found', 404).oldestTimestamp()).resolves.toBeUndefined();
+    const err = await failure(metricsReader(new TypeError('fetch failed')).oldestTimestamp());
+    expect(err).toBeInstanceOf(SourceUnavailableError);
+    expect(err.message).not.toContain('pw');
+  });
+});
