@@ -4,7 +4,8 @@ import { InputError, SourceRejectedError } from '../lambdas/core/errors';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
 import { validateSourceName } from '../lambdas/core/shard';
 import type { PrometheusReader } from '../lambdas/core/ports';
-import { REPLICA_MODES, replicaReader, type ReplicaMode } from '../lambdas/core/backup/replicas';
+import { replicaReader } from '../lambdas/core/backup/replicas';
+import { REPLICA_MODES, type ReplicaMode } from '../lambdas/core/types';
 import { validateReplicaLabels } from '../lambdas/core/backup/replica-labels';
 
 export interface SourceFlags {

@@ -1,10 +1,8 @@
 /** The reader for a source with HA replicas: merged (the default with two or more) or failover. */
 import type { PrometheusReader } from '../ports';
+import type { ReplicaMode } from '../types';
 import { FailoverReader, type FailoverOptions } from './failover';
 import { MergeReader, type MergeOptions } from './replica-merge';
-
-export const REPLICA_MODES = ['merge', 'failover'] as const;
-export type ReplicaMode = (typeof REPLICA_MODES)[number];
 
 export interface ReplicaOptions extends FailoverOptions, MergeOptions {
   /** Default: merge with two or more replicas. */
