@@ -4,7 +4,7 @@ import { InputError, SourceRejectedError } from '../lambdas/core/errors';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
 import { validateSourceName } from '../lambdas/core/shard';
 import type { PrometheusReader } from '../lambdas/core/ports';
-import { replicaReader } from '../lambdas/core/backup/replicas';
+import { defaultReplicaMode, replicaReader } from '../lambdas/core/backup/replicas';
 import { REPLICA_MODES, type ReplicaMode } from '../lambdas/core/types';
 import { validateReplicaLabels } from '../lambdas/core/backup/replica-labels';
 
@@ -100,7 +100,7 @@ export function parseReplicaFlags(
     }
   }
   return {
-    mode: (flags.replicas as ReplicaMode | undefined) ?? (replicas > 1 ? 'merge' : 'failover'),
+    mode: (flags.replicas as ReplicaMode | undefined) ?? defaultReplicaMode(replicas),
     replicaLabels: validateReplicaLabels(flags.replicaLabel ?? [], '--replica-label'),
   };
 }
