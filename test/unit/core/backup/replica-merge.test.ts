@@ -122,6 +122,33 @@ describe('MergeReader', () => {
     expect(outcome!.conflictingSamples).toBe(0);
   });
 
+  it('merges series of one replica that differ only in the replica label', async () => {
+    const a = new ScriptedReplica('a', [
+      series(labels({ job: 'api', replica: 'x' }), [
+        [0, 1],
+        [10, 2],
+      ]),
+      series(labels({ job: 'api', replica: 'y' }), [
+        [5, 9],
+        [10, 3],
+      ]),
+      series(labels({ job: 'db', replica: 'x' }), [[0, 4]]),
+    ]);
+    const { series: out, outcome } = await collect(new MergeReader([a], { ...noWait, replicaLabels: ['replica'] }));
+    expect(out).toEqual([
+      {
+        labels: '__name__=up,job=api',
+        samples: [
+          [0, hex(1)],
+          [5, hex(9)],
+          [10, hex(2)],
+        ],
+      },
+      { labels: '__name__=up,job=db', samples: [[0, hex(4)]] },
+    ]);
+    expect(outcome!.conflictingSamples).toBe(1);
+  });
+
   it('merges in replica order even where dropping the label reorders series', async () => {
     // Sorted with the label, {job,replica} comes after {job,path,replica}; without it, before.
     const short = (r: string) => labels({ job: 'api', replica: r });
