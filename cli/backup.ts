@@ -11,7 +11,7 @@ import {
 import { openStore } from '../lambdas/adapters/open-store';
 import { openSource, sourceName, type SourceFlags } from './source';
 import { createProgress } from './progress';
-import { formatBytes, formatCount, printJson } from './output';
+import { EXIT, formatBytes, formatCount, printJson } from './output';
 
 interface BackupFlags extends SourceFlags {
   store: string;
@@ -100,7 +100,7 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   }
   if (report.failed.length > 0) process.exitCode = 1;
   // Finished, but a replica's samples may be missing from some shards.
-  else if (report.missing_replicas.length > 0) process.exitCode = 3;
+  else if (report.missing_replicas.length > 0) process.exitCode = EXIT.incomplete;
 }
 
 /** --dry-run: the shards and what would happen to each, from the store's manifests alone. */

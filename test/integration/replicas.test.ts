@@ -230,7 +230,7 @@ describe('HA replicas against real Prometheus servers', () => {
     expect(verify.code).toBe(0);
     expect(verify.json).toMatchObject({ shards: 2, ok: 2, mismatches: 0 });
     const againstA = await runCli(['verify', '--store', dir, '--against', a.url, '--json']);
-    expect(againstA.code).toBe(1);
+    expect(againstA.code).toBe(3);
     expect(againstA.json!.mismatches).toBe(totalSamples(union) - totalSamples(onlyA));
   });
 
