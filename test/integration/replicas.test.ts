@@ -169,7 +169,8 @@ describe('HA replicas against real Prometheus servers', () => {
       const source: RuntimeSource = {
         ...base,
         remoteReadUrls: [empty.remoteReadUrl, a.remoteReadUrl],
-        ...(replicaMode ? { replicaMode } : {}),
+        // PROMVAULT_CONFIG's schema resolves the default (merge with two URLs) before handlers see it.
+        replicaMode: replicaMode ?? 'merge',
       };
       const world = await makeWorld({
         config: testConfig({ sources: [source] }),
