@@ -111,6 +111,16 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     .option('--target-basic-auth <user:password>', 'basic auth for the target')
     .option('--target-bearer-token-file <file>', 'bearer token for the target')
     .option('--target-header <name: value>', 'extra header, e.g. X-Scope-OrgID: tenant; repeatable', collect, [])
+    .option('--report <file>', 'keep the JSON report in this file, rewritten after every shard (for --resume)')
+    .option('--resume <report.json>', 'go on from a restore that stopped: skip the shards its report completed')
+    .option(
+      '--verify',
+      'after writing, read the range back from the target and compare it with the backup, bit for bit',
+    )
+    .option(
+      '--verify-source <remote-read-url>',
+      'where --verify reads back (default: the target URL with /write → /read)',
+    )
     .addHelpText('after', EXIT_CODES_HELP)
     .action(restoreCommand);
 

@@ -19,6 +19,9 @@ import { parseBasicAuth, parseHeaders, readToken } from './source';
 import { parseConcurrency } from './backup';
 import { createProgress } from './progress';
 import { EXIT, duringRun, formatBytes, formatCount, gapPairs, printJson, warnIncomplete } from './output';
+import { ReportFile, readResume } from './restore-report';
+import { readBackUrl, verifyRestored, type ReadBackReport } from '../lambdas/core/restore/verify-back';
+import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
 
 interface SelectionFlags {
   store: string;
@@ -62,9 +65,24 @@ interface RestoreFlags extends SelectionFlags {
   targetBasicAuth?: string;
   targetBearerTokenFile?: string;
   targetHeader: string[];
+  report?: string;
+  resume?: string;
+  verify?: boolean;
+  verifySource?: string;
 }
 
-function targetUrl(text: string | undefined): string {
+/** Where a restore is read back: --verify-source, or the target's own remote-read URL. */
+function readBackFlag(target: string, verifySource: string | undefined): string {
+  if (verifySource !== undefined) return targetUrl(verifySource, '--verify-source');
+  const derived = readBackUrl(target);
+  if (derived !== undefined) return derived;
+  const url = new URL(target);
+  throw new InputError(
+    `--verify cannot tell the remote-read URL of --target ${url.origin}${url.pathname}: give it with --verify-source (e.g. http://prometheus:9090/api/v1/read)`,
+  );
+}
+
+function targetUrl(text: string | undefined, flag = '--target'): string {
   if (!text)
     throw new InputError(
       '--target is required (the remote-write URL, e.g. http://prometheus:9090/api/v1/write) unless --dry-run',
@@ -76,7 +94,7 @@ function targetUrl(text: string | undefined): string {
     // fall through to the message below
   }
   throw new InputError(
-    `--target ${JSON.stringify(text)} is not an http(s) URL: give the remote-write URL, e.g. http://prometheus:9090/api/v1/write`,
+    `${flag} ${JSON.stringify(text)} is not an http(s) URL: give the remote-${flag === '--target' ? 'write' : 'read'} URL, e.g. http://prometheus:9090/api/v1/${flag === '--target' ? 'write' : 'read'}`,
   );
 }
 
@@ -115,27 +133,62 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
     return;
   }
 
+  const scope = {
+    store: flags.store,
+    from_ms: sel.fromMs,
+    to_ms: sel.toMs,
+    match: flags.match,
+    source_names: flags.sourceName,
+    target,
+  };
+  const input = { window: { startMs: sel.fromMs, endMs: sel.toMs }, selectorGroups: sel.selectorGroups };
+  const resumed = await readResume(flags.resume, scope);
+  const readBack = flags.verify
+    ? new HttpRemoteReader({ url: readBackFlag(target, flags.verifySource), headers, basicAuth, bearerToken })
+    : undefined;
+  const skipped = new Set(resumed.map((c) => c.key));
+  const shards = plan.reads.filter((m) => !skipped.has(m.object_key));
+  // Without --report, a resumed restore keeps its progress in the report it resumed from.
+  const reportFile = new ReportFile(flags.report ?? flags.resume, scope, resumed);
   const writer = new HttpRemoteWriter({ url: target, headers, basicAuth, bearerToken });
   const progress = createProgress('restore', !flags.json);
-  progress.start(plan.reads.length);
-  const ran = await duringRun(() =>
+  progress.start(shards.length);
+  const written: Promise<void>[] = [];
+  const runReport = await duringRun(() =>
     runRestore(
       {
         store: sel.store,
         writer,
-        onShardDone: (r, done) =>
-          progress.update(done, 'error' in r ? `FAILED ${r.key}` : `${formatCount(r.samples)} samples`),
+        onShardDone: (r, done) => {
+          written.push(reportFile.shardDone(r));
+          progress.update(done, 'error' in r ? `FAILED ${r.key}` : `${formatCount(r.samples)} samples`);
+        },
       },
-      plan.reads,
-      { window: { startMs: sel.fromMs, endMs: sel.toMs }, selectorGroups: sel.selectorGroups },
+      shards,
+      input,
       { batchSamples, concurrency },
     ).finally(() => progress.stop()),
   );
+  await Promise.all(written);
+  const ran = reportFile.final(runReport);
   const failures = [...ran.failures, ...coverage.unreadable_failures];
-  const report = { ...ran, shards: ran.shards + plan.unreadable.length, failed_shards: failures.length, failures };
+  const whole = { ...ran, shards: ran.shards + plan.unreadable.length, failed_shards: failures.length, failures };
+  const readBackReport: ReadBackReport | undefined = readBack
+    ? await verifyRestored(sel.store, readBack, plan.shards, input, new Set(whole.rejected_series.map((r) => r.labels)))
+    : undefined;
+  const report = { ...whole, ...readBackReport, gaps: coverage.gaps, gap_details: coverage.gap_details };
+  const mismatches = readBackReport?.mismatches ?? 0;
+  await reportFile.finish(report);
 
   for (const f of ran.failures) process.stderr.write(`shard ${f.key} failed: ${f.error}\n`);
-  if (flags.json) printJson({ target, ...report, gaps: coverage.gaps, gap_details: coverage.gap_details });
+  if (readBackReport && mismatches > 0) {
+    process.stderr.write(
+      `read back from the target, ${formatCount(mismatches)} samples differ from the backup:\n${readBackReport.mismatch_examples.map((p) => `  ${p}\n`).join('')}`,
+    );
+  }
+  for (const r of report.rejected_series)
+    process.stderr.write(`rejected by the target: ${r.labels} (${formatCount(r.samples)} samples): ${r.reason}\n`);
+  if (flags.json) printJson(report);
   else {
     process.stdout.write(
       `restored ${formatCount(report.samples)} samples of ${formatCount(report.series)} shard-series from ${report.shards - report.failed_shards}/${report.shards} shards into ${target} in ${report.seconds.toFixed(1)} s (${report.requests} requests)` +
@@ -144,7 +197,7 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
         '\n',
     );
   }
-  process.exitCode = exitCodeOf(failures, coverage.gaps.length);
+  process.exitCode = exitCodeOf(failures, coverage.gaps.length + report.rejected_samples + mismatches);
 }
 
 /** The coverage fields of a restore or export report: gaps, and unreadable manifests as failed shards. */
@@ -156,6 +209,8 @@ function coverageOf(plan: RestorePlan) {
       key: u.key,
       error: u.error,
       error_name: CorruptShardError.name,
+      samples: 0,
+      requests: 0,
     })),
   };
 }
@@ -203,7 +258,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
       } catch (err) {
         // A shard whose bytes are bad is named and left out; the others are still exported.
         if (!(err instanceof CorruptShardError || err instanceof ObjectNotFoundError)) throw err;
-        failures.push({ key: read.object_key, error: err.message, error_name: err.name });
+        failures.push({ key: read.object_key, error: err.message, error_name: err.name, samples: 0, requests: 0 });
         process.stderr.write(`shard ${read.object_key} failed: ${err.message}\n`);
         continue;
       }

@@ -96,7 +96,8 @@ export function fetchPost(fetchImpl: typeof fetch): HttpPost {
       body,
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]),
     });
-    const text = res.ok ? (await res.arrayBuffer().catch(() => undefined), '') : await res.text().catch(() => '');
+    // Success bodies are read too: a 2xx with a web page in it is no receiver's answer.
+    const text = await res.text().catch(() => '');
     return { status: res.status, statusText: res.statusText, header: (name) => res.headers.get(name), text };
   };
 }

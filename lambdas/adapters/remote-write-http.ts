@@ -4,12 +4,13 @@
  */
 import { Scratch } from '../core/prom/prompb';
 import { withRequestBody } from '../core/restore/write';
-import { TargetRejectedError, TargetUnavailableError } from '../core/errors';
+import { TargetProbeError, TargetRejectedDataError, TargetRejectedError, TargetUnavailableError } from '../core/errors';
+import { foreignBody, judgeProbe } from '../core/restore/probe';
 import type { RemoteWriter, WriteBatch } from '../core/ports';
 import { formatLabels } from '../core/labels';
 import { PRODUCT_USER_AGENT } from '../core/version';
 import type { Labels } from '../core/types';
-import { fetchPost, nodeHttpPost, type HttpPost } from './http-post';
+import { fetchPost, nodeHttpPost, type HttpPost, type PostResponse } from './http-post';
 import {
   backoffMs,
   DEFAULT_RETRY,
@@ -48,6 +49,16 @@ export function explainRejection(status: number, body: string): string {
   if (status === 401 || status === 403) return 'the target refused the credentials: check the auth flags';
   if (status === 413) return 'the request is too large for the target: lower --batch-samples';
   return 'the target rejects this data; see its message above';
+}
+
+/**
+ * A 4xx about the samples themselves (a value or a duplicate the target will not store), as
+ * opposed to the URL, the credentials, the size or a range the target refuses as a whole.
+ */
+export function isDataRejection(status: number, body: string): boolean {
+  if (status !== 400 && status !== 422) return false;
+  if (/too old sample|out of bounds|out of order sample|remote write receiver/i.test(body)) return false;
+  return foreignBody({ status, contentType: null, body }) !== 'an HTML page';
 }
 
 /** What a request carries, for error messages. */
@@ -92,15 +103,74 @@ export class HttpRemoteWriter implements RemoteWriter {
   }
 
   /**
+   * Sends an empty WriteRequest, which stores nothing, and judges the answer: rejects with
+   * TargetProbeError when the URL is no remote-write receiver that accepts these credentials,
+   * with TargetUnavailableError when it stays down.
+   */
+  async probe(signal?: AbortSignal): Promise<void> {
+    const body = this.prepare({ series: [], samples: 0 }).body!;
+    const lastProblem = await this.postUntilAnswered(body, signal, (res) => {
+      const judged = judgeProbe({ status: res.status, contentType: res.header('content-type'), body: res.text });
+      if (judged.verdict === 'refused') {
+        throw new TargetProbeError(
+          `the target ${this.endpoint} is not a remote-write receiver that accepts this restore: ${judged.problem}. Nothing was written. Fix: ${judged.fix}`,
+        );
+      }
+      return judged.verdict === 'receiver';
+    });
+    if (lastProblem === undefined) return;
+    throw new TargetUnavailableError(
+      `the target ${this.endpoint} did not answer an empty remote-write request after ${this.retry.attempts} attempts, last: ${lastProblem}. Nothing was written. Check that the target is up and the URL is right`,
+    );
+  }
+
+  /**
    * Sends one encoded, snappy-compressed WriteRequest with the retry policy. The benchmark's
    * replay baseline sends its pre-built requests through here, so both pay the same transport.
    */
   async send(body: Uint8Array, about: RequestSummary, signal?: AbortSignal): Promise<void> {
+    // Formatted only for messages: a request that succeeds never pays for it.
+    const first = () => (about.firstLabels ? formatLabels(about.firstLabels) : '(none)');
+    const lastProblem = await this.postUntilAnswered(body, signal, (res) => {
+      const text = res.text.trim().slice(0, 500);
+      if (res.status >= 200 && res.status < 300) {
+        const foreign = foreignBody({ status: res.status, contentType: res.header('content-type'), body: text });
+        if (!foreign) return true;
+        throw new TargetRejectedError(
+          `remote write to ${this.endpoint} answered HTTP ${res.status} with ${foreign}, which no remote-write receiver sends: the samples were not stored (first series in the request: ${first()}, ${about.samples} samples). Fix: check --target, it must be the remote-write URL`,
+          res.status,
+          text,
+        );
+      }
+      const permanentTooOld = /too old sample/i.test(text);
+      if (permanentTooOld || (res.status < 500 && res.status !== 429)) {
+        const Rejected = isDataRejection(res.status, text) ? TargetRejectedDataError : TargetRejectedError;
+        throw new Rejected(
+          `remote write to ${this.endpoint} was rejected with HTTP ${res.status}: ${text || res.statusText} (first series in the request: ${first()}, ${about.samples} samples). Fix: ${explainRejection(res.status, text)}`,
+          res.status,
+          text,
+        );
+      }
+      return false;
+    });
+    if (lastProblem === undefined) return;
+    throw new TargetUnavailableError(
+      `remote write to ${this.endpoint} failed ${this.retry.attempts} times, last: ${lastProblem} (first series in the request: ${first()}). Check that the target is up and accepts remote write`,
+    );
+  }
+
+  /**
+   * POSTs `body` until `settled` takes an answer (true) or throws; 5xx, 429 and network faults
+   * (false) are retried with backoff. Returns undefined when settled, else the last problem.
+   */
+  private async postUntilAnswered(
+    body: Uint8Array,
+    signal: AbortSignal | undefined,
+    settled: (res: PostResponse) => boolean,
+  ): Promise<string | undefined> {
     const headers = this.options.sign
       ? { ...this.baseHeaders, ...(await this.options.sign(body, this.baseHeaders)) }
       : this.baseHeaders;
-    // Formatted only for messages: a request that succeeds never pays for it.
-    const first = () => (about.firstLabels ? formatLabels(about.firstLabels) : '(none)');
     let lastProblem = '';
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       let waitMs: number | undefined;
@@ -111,18 +181,11 @@ export class HttpRemoteWriter implements RemoteWriter {
           timeoutMs: this.options.timeoutMs ?? 30_000,
           signal,
         });
-        if (res.status >= 200 && res.status < 300) return;
-        const text = res.text.trim().slice(0, 500);
-        const permanentTooOld = /too old sample/i.test(text);
-        if (permanentTooOld || (res.status < 500 && res.status !== 429)) {
-          throw new TargetRejectedError(
-            `remote write to ${this.endpoint} was rejected with HTTP ${res.status}: ${text || res.statusText} (first series in the request: ${first()}, ${about.samples} samples). Fix: ${explainRejection(res.status, text)}`,
-          );
-        }
-        lastProblem = `HTTP ${res.status}: ${text || res.statusText}`;
+        if (settled(res)) return undefined;
+        lastProblem = `HTTP ${res.status}: ${res.text.trim().slice(0, 500) || res.statusText}`;
         waitMs = retryAfterMs(res.header('retry-after'), Date.now());
       } catch (err) {
-        if (err instanceof TargetRejectedError) throw err;
+        if (err instanceof TargetRejectedError || err instanceof TargetProbeError) throw err;
         if (signal?.aborted) throw err;
         if (!isNetworkError(err)) throw err;
         lastProblem = describeNetworkError(err);
@@ -131,8 +194,6 @@ export class HttpRemoteWriter implements RemoteWriter {
         await sleep(Math.min(this.retry.maxDelayMs, waitMs ?? backoffMs(this.retry, attempt)), signal);
       }
     }
-    throw new TargetUnavailableError(
-      `remote write to ${this.endpoint} failed ${this.retry.attempts} times, last: ${lastProblem} (first series in the request: ${first()}). Check that the target is up and accepts remote write`,
-    );
+    return lastProblem;
   }
 }

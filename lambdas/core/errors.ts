@@ -35,4 +35,22 @@ export class SourceUnavailableError extends TransientError {}
 export class SourceRejectedError extends PermanentError {}
 
 export class TargetUnavailableError extends TransientError {}
-export class TargetRejectedError extends PermanentError {}
+/**
+ * The target refused a request. `status` and `body` are its answer (body trimmed and capped),
+ * so a caller can tell a rejection of the data from one of the URL or the credentials.
+ */
+export class TargetRejectedError extends PermanentError {
+  constructor(
+    message: string,
+    readonly status = 0,
+    readonly body = '',
+  ) {
+    super(message);
+  }
+}
+
+/** The target rejected the samples of a request, not the request itself: smaller requests may land. */
+export class TargetRejectedDataError extends TargetRejectedError {}
+
+/** Before the first sample: the target is not a remote-write receiver that accepts us (HTML, 404, auth). */
+export class TargetProbeError extends InputError {}

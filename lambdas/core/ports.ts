@@ -95,6 +95,14 @@ export interface RemoteWriter {
    * its previous one returns; write() then receives the batch with its body.
    */
   prepare?(batch: WriteBatch): WriteBatch;
-  /** Resolves once the target accepted the batch; rejects with TargetRejectedError or TargetUnavailableError. */
+  /**
+   * Optional: checks, without storing a sample, that the endpoint is a receiver that accepts
+   * this writer; rejects with TargetProbeError (bad input) or TargetUnavailableError.
+   */
+  probe?(signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves once the target accepted the batch; rejects with TargetRejectedError (its subclass
+   * TargetRejectedDataError when the samples, not the request, were refused) or TargetUnavailableError.
+   */
   write(batch: WriteBatch, signal?: AbortSignal): Promise<void>;
 }

@@ -104,11 +104,14 @@ function compareSeries(stored: SeriesPiece, source: SeriesPiece, problems: strin
 /**
  * Compares a copy with its source, both streams in Prometheus' label-set order, bit for bit;
  * counts samples missing on either side or different, and notes the first few in `problems`.
+ * With `sourceMayHoldMore`, series only the source has are not mismatches (a restore target may
+ * hold other data).
  */
 export async function compareWithSource(
   decoded: AsyncIterable<SeriesPiece>,
   source: AsyncIterable<SeriesPiece>,
   problems: string[],
+  options: { readonly sourceMayHoldMore?: boolean } = {},
 ): Promise<{ mismatches: number }> {
   const left = wholeSeries(decoded)[Symbol.asyncIterator]();
   const right = wholeSeries(source)[Symbol.asyncIterator]();
@@ -127,8 +130,10 @@ export async function compareWithSource(
       l = await left.next();
     } else if (order > 0) {
       const s = r.value as SeriesPiece;
-      note(`${formatLabels(s.labels)}: in the source, not in the backup`);
-      mismatches += s.timestamps.length;
+      if (!options.sourceMayHoldMore) {
+        note(`${formatLabels(s.labels)}: in the source, not in the backup`);
+        mismatches += s.timestamps.length;
+      }
       r = await right.next();
     } else {
       const s = l.value as SeriesPiece;

@@ -10,6 +10,8 @@ import { parseSelector } from '../core/prom/selector';
 import { restoreShard } from '../core/restore/run';
 import type { RestoreShardRecord } from '../core/restore/report';
 import { WritePipeline } from '../core/restore/write';
+import { readBackUrl, verifyRestored } from '../core/restore/verify-back';
+import { InputError } from '../core/errors';
 import { HANDLERS, type RestoreShardOutput, type RestoreShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { ShardTimeoutError } from './errors';
@@ -29,21 +31,28 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const record = (r: RestoreShardRecord) => putJson(store, restoreResultKey(task.runId, task.manifestKey), r);
     try {
       const manifest = await readManifest(store, task.manifestKey);
-      const writer = deps.writer(task.target, await targetCredentials(config, task.target, deps.secrets, context.log));
+      const credentials = await targetCredentials(config, task.target, deps.secrets, context.log);
+      const writer = deps.writer(task.target, credentials);
+      // Before the first sample: a URL that is no receiver fails the shard as bad input.
+      await writer.probe?.(signal);
       const pipeline = new WritePipeline(
         writer,
         { batchSamples: config.restore.batchSamples, concurrency: config.restore.concurrency },
         signal,
       );
       const window = { startMs: task.fromMs, endMs: task.toMs };
-      const r = await restoreShard(
-        store,
-        manifest,
-        { window, selectorGroups: task.selectors.map((s) => parseSelector(s)) },
-        pipeline,
-        deps.nowMs,
-      );
-      const { series, samples, requests, seconds } = r;
+      const input = { window, selectorGroups: task.selectors.map((s) => parseSelector(s)) };
+      const r = await restoreShard(store, manifest, input, pipeline, deps.nowMs);
+      const { series, samples, requests, seconds, rejected_samples, rejected_series } = r;
+      const readBack = task.verify
+        ? await verifyRestored(
+            store,
+            deps.reader(verifySourceOf(task), credentials),
+            [manifest],
+            input,
+            new Set(rejected_series.map((x) => x.labels)),
+          )
+        : {};
       await record({
         status: 'restored',
         manifest_key: task.manifestKey,
@@ -53,6 +62,9 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
         requests,
         seconds,
         finished_at: finished_at(),
+        rejected_samples,
+        rejected_series,
+        ...readBack,
       });
       return { key: r.key, samples: r.samples, series: r.series, seconds: r.seconds };
     } catch (err) {
@@ -78,6 +90,16 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       shard: t.manifestKey,
     })),
   );
+}
+
+/** Where a shard is read back: the task's verifySource, or the target's own remote-read URL. */
+function verifySourceOf(task: RestoreShardTask): string {
+  const url = task.verifySource ?? readBackUrl(task.target);
+  if (url === undefined)
+    throw new InputError(
+      `invalid input: verify is set but the remote-read URL of target ${task.target} is unknown: give verifySource`,
+    );
+  return url;
 }
 
 export const handler = createHandler();

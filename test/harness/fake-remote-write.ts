@@ -16,8 +16,10 @@ export interface ScriptedAnswer {
 
 export interface FakeRemoteWrite {
   readonly url: string;
-  /** Requests seen, accepted or not. */
+  /** Requests with samples seen, accepted or not. */
   readonly requests: number;
+  /** Empty requests (promvault's probe before the first sample), answered 204 outside the script. */
+  readonly probes: number;
   /** Series of the accepted requests, in arrival order. */
   readonly accepted: SeriesPiece[];
   readonly acceptedSamples: number;
@@ -28,14 +30,22 @@ export interface FakeRemoteWrite {
 export async function startFakeRemoteWrite(script: (n: number) => ScriptedAnswer): Promise<FakeRemoteWrite> {
   const accepted: SeriesPiece[] = [];
   let requests = 0;
+  let probes = 0;
   let acceptedSamples = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const series = decodeWriteRequest(snappyUncompress(Buffer.concat(chunks)));
+      if (series.length === 0) {
+        probes++;
+        res.writeHead(204);
+        res.end();
+        return;
+      }
       const answer = script(requests++);
       if (answer.status === 204) {
-        for (const s of decodeWriteRequest(snappyUncompress(Buffer.concat(chunks)))) {
+        for (const s of series) {
           accepted.push(s);
           acceptedSamples += s.timestamps.length;
         }
@@ -50,6 +60,9 @@ export async function startFakeRemoteWrite(script: (n: number) => ScriptedAnswer
     url: `http://127.0.0.1:${port}/api/v1/write`,
     get requests() {
       return requests;
+    },
+    get probes() {
+      return probes;
     },
     accepted,
     get acceptedSamples() {

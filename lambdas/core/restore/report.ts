@@ -18,6 +18,12 @@ export function isRestoreCoverage(v: unknown): v is RestoreCoverage {
   return Array.isArray(c.gaps) && Array.isArray(c.unreadable);
 }
 
+import { mergeRejected, type RejectedSeries } from './split';
+import { MAX_REJECTED_SERIES_LISTED } from './run';
+
+/** Mismatches named in a run report; `mismatches` counts them all. */
+const MAX_MISMATCH_EXAMPLES = 10;
+
 /** What one shard worker records about its shard; the last record of a shard wins. */
 export type RestoreShardRecord =
   | {
@@ -29,6 +35,12 @@ export type RestoreShardRecord =
       readonly requests: number;
       readonly seconds: number;
       readonly finished_at: string;
+      readonly rejected_samples?: number;
+      readonly rejected_series?: readonly RejectedSeries[];
+      /** With verify: the shard read back from the target. */
+      readonly verified_samples?: number;
+      readonly mismatches?: number;
+      readonly mismatch_examples?: readonly string[];
     }
   | {
       readonly status: 'failed';
@@ -46,6 +58,11 @@ export interface RestoreRunReport {
   readonly series: number;
   readonly samples: number;
   readonly requests: number;
+  readonly rejected_samples: number;
+  readonly rejected_series: readonly RejectedSeries[];
+  readonly verified_samples: number;
+  readonly mismatches: number;
+  readonly mismatch_examples: readonly string[];
   readonly failures: readonly { readonly manifest_key: string; readonly error_name: string; readonly error: string }[];
   /** Parts of the range without a committed shard, `[start_ms, end_ms]`; details in gap_details. */
   readonly gaps: readonly GapPair[];
@@ -73,6 +90,11 @@ export function aggregateRestore(
   let series = 0;
   let samples = 0;
   let requests = 0;
+  let rejectedSamples = 0;
+  let verified = 0;
+  let mismatches = 0;
+  const rejected = new Map<string, RejectedSeries>();
+  const examples: string[] = [];
   const failures: { manifest_key: string; error_name: string; error: string }[] = [];
   for (const key of new Set(plannedManifestKeys)) {
     const r = byKey.get(key);
@@ -89,6 +111,11 @@ export function aggregateRestore(
       series += r.series;
       samples += r.samples;
       requests += r.requests;
+      rejectedSamples += r.rejected_samples ?? 0;
+      for (const x of r.rejected_series ?? []) mergeRejected(rejected, x);
+      verified += r.verified_samples ?? 0;
+      mismatches += r.mismatches ?? 0;
+      examples.push(...(r.mismatch_examples ?? []));
     }
   }
   for (const u of coverage.unreadable)
@@ -102,6 +129,11 @@ export function aggregateRestore(
     series,
     samples,
     requests,
+    rejected_samples: rejectedSamples,
+    rejected_series: [...rejected.values()].slice(0, MAX_REJECTED_SERIES_LISTED),
+    verified_samples: verified,
+    mismatches,
+    mismatch_examples: examples.slice(0, MAX_MISMATCH_EXAMPLES),
     failures,
     gaps: coverage.gaps.map((g) => [g.start_ms, g.end_ms]),
     gap_details: coverage.gaps,

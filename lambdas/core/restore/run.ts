@@ -19,6 +19,8 @@ import { PieceFilter, SliceFilter } from './filter';
 import type { ShardSlice } from './coverage';
 import type { PlannedShard } from './plan';
 import { WritePipeline, type WritePipelineOptions } from './write';
+import { mergeRejected, type RejectedSeries } from './split';
+import type { CompletedShard } from './resume';
 import { labelsEqual } from '../labels';
 
 export interface RestoreShardResult extends ShardCounts {
@@ -30,6 +32,9 @@ export interface RestoreFailure {
   readonly key: string;
   readonly error: string;
   readonly error_name: string;
+  /** Samples of this shard the target acknowledged before it failed. */
+  readonly samples: number;
+  readonly requests: number;
 }
 
 export interface RestoreReport {
@@ -42,7 +47,15 @@ export interface RestoreReport {
   readonly failures: readonly RestoreFailure[];
   /** Samples in range not written because an overlapping shard supplied them. */
   readonly duplicate_samples_skipped: number;
+  /** Samples of the series the target rejected; each series is named in `rejected_series`. */
+  readonly rejected_samples: number;
+  readonly rejected_series: readonly RejectedSeries[];
+  /** The shards written in full (rejected series aside), for `restore --resume`. */
+  readonly completed_shards: readonly CompletedShard[];
 }
+
+/** Rejected series listed in a report; `rejected_samples` counts them all. */
+export const MAX_REJECTED_SERIES_LISTED = 100;
 
 export interface RestoreShardInput {
   readonly window: TimeWindow;
@@ -52,10 +65,23 @@ export interface RestoreShardInput {
 /** What one shard put on the wire. */
 export interface ShardCounts {
   readonly series: number;
+  /** Samples the target acknowledged. */
   readonly samples: number;
   readonly requests: number;
   /** Samples in range left out because an overlapping shard supplies them. */
   readonly duplicate_samples_skipped: number;
+  readonly rejected_samples: number;
+  readonly rejected_series: readonly RejectedSeries[];
+}
+
+/** A shard's failure, with what the target had acknowledged of it by then. */
+class PartialShardError extends Error {
+  constructor(
+    readonly cause: unknown,
+    readonly counts: { readonly samples: number; readonly requests: number },
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
 }
 
 /**
@@ -71,31 +97,48 @@ export async function replayInto(
   const before = pipeline.counts;
   const sliced = slice && new SliceFilter(input.window, input.selectorGroups, slice);
   const filter = sliced ?? new PieceFilter(input.window, input.selectorGroups);
+  const rejectedSamplesBefore = pipeline.rejectedSampleCount;
   let series = 0;
   let lastLabels: Parameters<typeof labelsEqual>[0] | undefined;
-  for await (const block of decodeShardBlocks(body)) {
-    for (const piece of block) {
-      const kept = filter.keep(piece);
-      if (!kept) continue;
-      if (!lastLabels || !labelsEqual(lastLabels, kept.labels)) series++;
-      lastLabels = kept.labels;
-      // Waits when the piece's lane is full. When the piece completed a request, it yields to
-      // the event loop instead: responses waiting there free lanes for their next requests, so
-      // decoding in bursts does not leave the target idle (measured: docs/BENCHMARKS.md).
-      const cut = pipeline.counts.requests;
-      const full = pipeline.add(kept);
-      if (full) await full;
-      else if (pipeline.counts.requests !== cut) await new Promise((resolve) => setImmediate(resolve));
-    }
+  try {
+    await replayPieces();
+  } catch (err) {
+    // Requests still in flight on other lanes may land: count them before saying what landed.
+    await pipeline.settle();
+    const after = pipeline.counts;
+    throw new PartialShardError(err, {
+      samples: after.samples - before.samples,
+      requests: after.requests - before.requests,
+    });
   }
-  await pipeline.flush();
   const after = pipeline.counts;
   return {
     series,
     samples: after.samples - before.samples,
     requests: after.requests - before.requests,
     duplicate_samples_skipped: sliced?.duplicates ?? 0,
+    rejected_samples: pipeline.rejectedSampleCount - rejectedSamplesBefore,
+    rejected_series: pipeline.rejected,
   };
+
+  async function replayPieces(): Promise<void> {
+    for await (const block of decodeShardBlocks(body)) {
+      for (const piece of block) {
+        const kept = filter.keep(piece);
+        if (!kept) continue;
+        if (!lastLabels || !labelsEqual(lastLabels, kept.labels)) series++;
+        lastLabels = kept.labels;
+        // Waits when the piece's lane is full. When the piece completed a request, it yields to
+        // the event loop instead: responses waiting there free lanes for their next requests, so
+        // decoding in bursts does not leave the target idle (measured: docs/BENCHMARKS.md).
+        const cut = pipeline.counts.requests;
+        const full = pipeline.add(kept);
+        if (full) await full;
+        else if (pipeline.counts.requests !== cut) await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    await pipeline.flush();
+  }
 }
 
 /** One shard into an existing pipeline: fetch, verify, replay. */
@@ -107,7 +150,9 @@ export async function restoreShard(
   nowMs: () => number = Date.now,
 ): Promise<RestoreShardResult> {
   const started = nowMs();
-  const counts = await replayInto(await fetchVerified(store, manifest), input, pipeline);
+  const counts = await replayInto(await fetchVerified(store, manifest), input, pipeline).catch((err: unknown) => {
+    throw err instanceof PartialShardError ? err.cause : err;
+  });
   return { key: manifest.object_key, ...counts, seconds: (nowMs() - started) / 1000 };
 }
 
@@ -131,6 +176,8 @@ export async function runRestore(
   const failures: RestoreFailure[] = [];
   let stopped: unknown;
   let prefetched: Promise<AsyncIterable<Uint8Array>> | undefined;
+  // Before the first sample: a URL that is no receiver is bad input, not a run of failed shards.
+  if (shards.length > 0) await deps.writer.probe?.(deps.signal);
   for (let i = 0; i < shards.length; i++) {
     const manifest = shards[i]!;
     let outcome: RestoreShardResult | RestoreFailure;
@@ -150,9 +197,10 @@ export async function runRestore(
         const pipeline = new WritePipeline(deps.writer, writeOptions, deps.signal);
         const counts = await replayInto(verified, input, pipeline, manifest.slice);
         outcome = { key: manifest.object_key, ...counts, seconds: (nowMs() - shardStarted) / 1000 };
-      } catch (err) {
+      } catch (caught) {
+        const err = caught instanceof PartialShardError ? caught.cause : caught;
         if (!isShardLocal(err)) stopped = err;
-        outcome = failureOf(manifest, err, '');
+        outcome = failureOf(manifest, err, '', caught instanceof PartialShardError ? caught.counts : undefined);
       }
     }
     if ('error' in outcome) failures.push(outcome);
@@ -161,15 +209,21 @@ export async function runRestore(
   }
   // A run stopped early leaves no read running behind it.
   await prefetched?.catch(() => undefined);
+  const rejected = new Map<string, RejectedSeries>();
+  for (const r of results) for (const x of r.rejected_series) mergeRejected(rejected, x);
   return {
     shards: shards.length,
     series: results.reduce((a, r) => a + r.series, 0),
-    samples: results.reduce((a, r) => a + r.samples, 0),
-    requests: results.reduce((a, r) => a + r.requests, 0),
+    // Failed shards count too: the target holds what it acknowledged of them.
+    samples: [...results, ...failures].reduce((a, r) => a + r.samples, 0),
+    requests: [...results, ...failures].reduce((a, r) => a + r.requests, 0),
     seconds: (nowMs() - started) / 1000,
     failed_shards: failures.length,
     failures,
     duplicate_samples_skipped: results.reduce((a, r) => a + r.duplicate_samples_skipped, 0),
+    rejected_samples: results.reduce((a, r) => a + r.rejected_samples, 0),
+    rejected_series: [...rejected.values()].slice(0, MAX_REJECTED_SERIES_LISTED),
+    completed_shards: results.map((r) => ({ key: r.key, samples: r.samples })),
   };
 }
 
@@ -188,12 +242,17 @@ function isShardLocal(err: unknown): boolean {
   return err instanceof CorruptShardError || err instanceof ObjectNotFoundError;
 }
 
-function failureOf(manifest: ShardManifest, err: unknown, prefix: string): RestoreFailure {
+function failureOf(
+  manifest: ShardManifest,
+  err: unknown,
+  prefix: string,
+  acknowledged: { readonly samples: number; readonly requests: number } = { samples: 0, requests: 0 },
+): RestoreFailure {
   const name = err instanceof Error ? err.name : 'Error';
   const message = err instanceof Error ? err.message : String(err);
   const where =
     err instanceof TargetRejectedError || err instanceof TargetUnavailableError || !(err instanceof PromvaultError)
       ? ` (shard ${manifest.object_key})`
       : '';
-  return { key: manifest.object_key, error: `${prefix}${message}${where}`, error_name: name };
+  return { key: manifest.object_key, error: `${prefix}${message}${where}`, error_name: name, ...acknowledged };
 }

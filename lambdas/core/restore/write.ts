@@ -14,6 +14,7 @@ import { encodeWriteRequest, type Scratch } from '../prom/prompb';
 import { snappyCompress, SNAPPY_IMPLEMENTATION } from '../prom/snappy';
 import { encodeWriteRequestSnappy } from '../prom/write-request-snappy';
 import { emptyObjectArray } from '../arrays';
+import { mergeRejected, partialCounts, writeIsolating, type RejectedSeries } from './split';
 
 /**
  * A batch with its request body: the remote-write 1.0 WriteRequest, snappy-compressed. The
@@ -75,6 +76,7 @@ interface Lane {
 }
 
 export interface WriteCounts {
+  /** Samples the target acknowledged. */
   readonly samples: number;
   readonly requests: number;
 }
@@ -86,6 +88,8 @@ export class WritePipeline {
   private failure: unknown;
   private samplesSent = 0;
   private requests = 0;
+  private rejectedSamples = 0;
+  private readonly rejectedBySeries = new Map<string, RejectedSeries>();
   private lastLabels: SeriesPiece['labels'] | undefined;
   private lastLane: Lane | undefined;
 
@@ -102,6 +106,21 @@ export class WritePipeline {
 
   get counts(): WriteCounts {
     return { samples: this.samplesSent, requests: this.requests };
+  }
+
+  /** Series the target rejected, isolated from the requests that carried them; one entry each. */
+  get rejected(): RejectedSeries[] {
+    return [...this.rejectedBySeries.values()];
+  }
+
+  /** Samples of the series the target rejected (each in `rejected`). */
+  get rejectedSampleCount(): number {
+    return this.rejectedSamples;
+  }
+
+  /** Waits until no request is queued or in flight, without throwing: the counts are then final. */
+  async settle(): Promise<void> {
+    while (this.lanes.some((l) => l.sends.length > 0)) await Promise.all(this.lanes.flatMap((l) => l.sends));
   }
 
   /**
@@ -191,14 +210,28 @@ export class WritePipeline {
     lane.samples = 0;
     this.requests++;
     const previous = lane.sends.at(-1) ?? Promise.resolve();
-    // Chained on the lane's previous request: a series' samples arrive in time order.
+    const onRejected = (r: RejectedSeries) => {
+      mergeRejected(this.rejectedBySeries, r);
+      this.rejectedSamples += r.samples;
+    };
+    // Chained on the lane's previous request: a series' samples arrive in time order. What the
+    // target acknowledged counts even after another lane failed: the report says what it holds.
     const sent: Promise<void> = previous
-      .then(() => (this.failure === undefined ? this.writer.write(batch, this.signal) : undefined))
+      .then(() =>
+        this.failure === undefined ? writeIsolating(this.writer, batch, onRejected, this.signal) : undefined,
+      )
       .then(
-        () => {
-          if (this.failure === undefined) this.samplesSent += batch.samples;
+        (counts) => {
+          if (!counts) return;
+          this.samplesSent += counts.accepted;
+          this.requests += counts.requests - 1;
         },
         (err: unknown) => {
+          const partial = partialCounts(err);
+          if (partial) {
+            this.samplesSent += partial.accepted;
+            this.requests += partial.requests - 1;
+          }
           this.failure ??= err;
         },
       )

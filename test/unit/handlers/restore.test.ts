@@ -20,6 +20,7 @@ import { CorruptShardError, InputError } from '../../../lambdas/core/errors';
 import { manifestKey, objectKey } from '../../../lambdas/core/shard';
 import {
   HOUR,
+  SOURCE_URLS,
   T0,
   TARGET,
   invoke,
@@ -181,6 +182,27 @@ describe('RestoreShard and Report', () => {
     const doc = JSON.parse(await readText(world.store, out.reportKey));
     expect(doc.gaps).toEqual([[T0 + HOUR, T0 + 3 * HOUR]]);
     expect(doc.failures).toEqual([expect.objectContaining({ manifest_key: bad, error_name: 'CorruptShardError' })]);
+  });
+
+  it('with verify, each shard is read back and Report sums verified samples and mismatches', async () => {
+    world = await makeWorld();
+    await backedUp(world, 2);
+    const plan = await invoke<RestorePlanOutput>(planRestore(world.deps), {
+      from: range.from,
+      to: '2026-01-01T02:00:00Z',
+      verify: true,
+      verifySource: SOURCE_URLS[0],
+    });
+    expect(plan.shards[0]).toMatchObject({ verify: true, verifySource: SOURCE_URLS[0] });
+    for (const task of plan.shards) await invoke(restoreShard(world.deps), task);
+    // The fake writer stored nothing where the fake reader reads: the source stands in for a
+    // target that holds the same data, so the read-back must equal the backup.
+    const out = await invoke<ReportOutput>(report(world.deps), { runId: plan.runId, planKey: plan.planKey });
+    const doc = JSON.parse(await readText(world.store, out.reportKey));
+    expect(doc).toMatchObject({ verified_samples: 240, mismatches: 0, mismatch_examples: [], rejected_samples: 0 });
+    await expect(
+      invoke(restoreShard(world.deps), { ...plan.shards[0]!, verifySource: undefined, target: 'http://t/api/v1/push' }),
+    ).rejects.toThrow(/give verifySource/);
   });
 
   it('counts a planned shard without a result as failed', async () => {

@@ -1,7 +1,12 @@
 import { HttpRemoteWriter } from '../../../lambdas/adapters/remote-write-http';
 import { decodeWriteRequest } from '../../harness/prompb-server';
 import { snappyUncompress } from '../../../lambdas/core/prom/snappy';
-import { TargetRejectedError, TargetUnavailableError } from '../../../lambdas/core/errors';
+import {
+  TargetProbeError,
+  TargetRejectedDataError,
+  TargetRejectedError,
+  TargetUnavailableError,
+} from '../../../lambdas/core/errors';
 import type { SeriesPiece } from '../../../lambdas/core/types';
 
 const STALE_BITS = 0x7ff0000000000002n;
@@ -165,5 +170,92 @@ describe('HttpRemoteWriter', () => {
     expect(err).toBeInstanceOf(TargetUnavailableError);
     expect((err as Error).message).toMatch(/ECONNREFUSED/);
     expect(calls).toHaveLength(4);
+  });
+
+  it('fails a 2xx answered with an HTML page: the samples were not stored', async () => {
+    const calls: Call[] = [];
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/',
+      retry: fast,
+      fetchImpl: fakeFetch(
+        [
+          () =>
+            new Response('<!doctype html><title>Home</title>', {
+              status: 200,
+              headers: { 'Content-Type': 'text/html' },
+            }),
+        ],
+        calls,
+      ),
+    });
+    const err = await writer
+      .write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetRejectedError);
+    expect((err as Error).message).toMatch(/HTTP 200 with an HTML page/);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('tells a rejection of the data (splittable) from one of the request', async () => {
+    const reject = async (status: number, body: string) =>
+      new HttpRemoteWriter({
+        url: 'http://t/api/v1/write',
+        retry: fast,
+        fetchImpl: fakeFetch([() => new Response(body, { status })], []),
+      })
+        .write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 })
+        .catch((e: unknown) => e);
+    const inf = await reject(400, '{"error":"+/-Inf is an unsupported value for field value"}');
+    expect(inf).toBeInstanceOf(TargetRejectedDataError);
+    expect((inf as TargetRejectedError).body).toMatch(/unsupported value/);
+    expect(await reject(400, 'duplicate sample for timestamp')).toBeInstanceOf(TargetRejectedDataError);
+    for (const [status, body] of [
+      [400, 'out of bounds'],
+      [400, 'too old sample'],
+      [401, 'unauthorized'],
+      [404, 'not found'],
+      [413, 'too large'],
+    ] as const) {
+      const err = await reject(status, body);
+      expect(err).toBeInstanceOf(TargetRejectedError);
+      expect(err).not.toBeInstanceOf(TargetRejectedDataError);
+    }
+  });
+
+  describe('probe', () => {
+    const probe = (responses: Array<() => Response>, calls: Call[] = []) =>
+      new HttpRemoteWriter({
+        url: 'http://t/api/v1/write',
+        retry: fast,
+        fetchImpl: fakeFetch(responses, calls),
+      }).probe();
+
+    it('sends one empty WriteRequest with the remote-write headers and passes an empty 204', async () => {
+      const calls: Call[] = [];
+      await probe([() => new Response(null, { status: 204 })], calls);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.headers['Content-Encoding']).toBe('snappy');
+      expect(decodeWriteRequest(snappyUncompress(calls[0]!.body))).toEqual([]);
+    });
+
+    it('refuses an HTML 200, a 404 and a 401 as bad input, saying nothing was written', async () => {
+      const html = () => new Response('<html></html>', { status: 200, headers: { 'Content-Type': 'text/html' } });
+      for (const make of [
+        html,
+        () => new Response('404 page not found', { status: 404 }),
+        () => new Response('', { status: 401 }),
+      ]) {
+        const err = await probe([make]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TargetProbeError);
+        expect((err as Error).message).toMatch(/Nothing was written. Fix: /);
+      }
+    });
+
+    it('waits through 503s, and gives up on a target that stays down', async () => {
+      const calls: Call[] = [];
+      await probe([() => new Response('starting', { status: 503 }), () => new Response(null, { status: 204 })], calls);
+      expect(calls).toHaveLength(2);
+      await expect(probe([() => new Response('down', { status: 503 })])).rejects.toBeInstanceOf(TargetUnavailableError);
+    });
   });
 });

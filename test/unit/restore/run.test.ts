@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DirectoryStore } from '../../../lambdas/adapters/dir-store';
 import { runBackup } from '../../../lambdas/core/backup/run';
-import { TargetRejectedError } from '../../../lambdas/core/errors';
+import { TargetProbeError, TargetRejectedError, TargetUnavailableError } from '../../../lambdas/core/errors';
 import type { ObjectStore, RemoteWriter, WriteBatch } from '../../../lambdas/core/ports';
 import { planRestore } from '../../../lambdas/core/restore/plan';
 import { runRestore } from '../../../lambdas/core/restore/run';
@@ -105,5 +105,51 @@ describe('runRestore', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('counts what the target acknowledged of a shard that failed part-way, in the shard and the total', async () => {
+    // Two requests of 50 land, the third is rejected: the target holds 100 samples.
+    const writer = new RecordingWriter(3);
+    const report = await runRestore({ store, writer }, shards, INPUT, { batchSamples: 50, concurrency: 1 });
+    expect(writer.samples).toBe(100);
+    expect(report.failures[0]).toMatchObject({ key: shards[0]!.object_key, samples: 100, requests: 3 });
+    expect(report.samples).toBe(writer.samples);
+    expect(report.completed_shards).toEqual([]);
+  });
+
+  it('counts requests that land on other lanes after one lane failed', async () => {
+    class OneLaneFails extends RecordingWriter {
+      override async write(batch: WriteBatch): Promise<void> {
+        if (batch.samples === 7) throw new TargetUnavailableError('down');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        this.samples += batch.samples;
+      }
+    }
+    const writer = new OneLaneFails();
+    const report = await runRestore({ store, writer }, shards.slice(0, 1), INPUT, { batchSamples: 7, concurrency: 4 });
+    expect(report.failed_shards).toBe(1);
+    expect(report.samples).toBe(writer.samples);
+  });
+
+  it('probes the target before the first sample; a refusal writes nothing and is bad input', async () => {
+    const writer = new RecordingWriter();
+    const probed: string[] = [];
+    const probing: RemoteWriter = {
+      endpoint: writer.endpoint,
+      probe: async () => {
+        probed.push('probe');
+        throw new TargetProbeError('HTML page');
+      },
+      write: (b) => writer.write(b),
+    };
+    await expect(runRestore({ store, writer: probing }, shards, INPUT)).rejects.toBeInstanceOf(TargetProbeError);
+    expect(probed).toEqual(['probe']);
+    expect(writer.events).toEqual([]);
+  });
+
+  it('lists the shards it completed, for resume', async () => {
+    const report = await runRestore({ store, writer: new RecordingWriter() }, shards, INPUT);
+    expect(report.completed_shards).toEqual(shards.map((m) => ({ key: m.object_key, samples: PER_SHARD })));
+    expect(report).toMatchObject({ rejected_samples: 0, rejected_series: [] });
   });
 });
