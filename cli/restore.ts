@@ -215,11 +215,14 @@ function coverageOf(plan: RestorePlan) {
   };
 }
 
-/** 1 when something beyond a shard's own bytes failed (the target, the network); 3 when only shards or coverage fell short. */
-function exitCodeOf(failures: readonly RestoreFailure[], gaps: number): number {
+/**
+ * 1 when something beyond a shard's own bytes failed (the target, the network); 3 when only
+ * shards or coverage fell short, or `shortfalls` (gaps, rejected or mismatched samples) is not 0.
+ */
+function exitCodeOf(failures: readonly RestoreFailure[], shortfalls: number): number {
   const shardLocal = new Set([CorruptShardError.name, ObjectNotFoundError.name]);
   if (failures.some((f) => !shardLocal.has(f.error_name))) return EXIT.failed;
-  return failures.length > 0 || gaps > 0 ? EXIT.incomplete : EXIT.done;
+  return failures.length > 0 || shortfalls > 0 ? EXIT.incomplete : EXIT.done;
 }
 
 function duplicatesNote(n: number): string {
