@@ -1,5 +1,5 @@
 /** Output conventions: human text on stdout, or with --json one JSON object as the last stdout line. */
-import { PromvaultError } from '../lambdas/core/errors';
+import { InputError, PromvaultError } from '../lambdas/core/errors';
 import type { Gap, GapPair } from '../lambdas/core/restore/coverage';
 import type { UnreadableManifest } from '../lambdas/core/manifest';
 import { formatDuration, formatIso } from '../lambdas/core/time';
@@ -64,6 +64,8 @@ export async function duringRun<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
+    // Bad input found once the run began (a target that is no receiver) wrote nothing: still exit 2.
+    if (err instanceof InputError) throw err;
     throw new RunFailure(err);
   }
 }
