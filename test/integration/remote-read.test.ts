@@ -331,7 +331,8 @@ describe('remote read from Prometheus', () => {
     '{__name__="pv_sel",inst=~"10\\\\..*"}',
     '{__name__="pv_sel",inst!~"10\\\\..*"}',
     '{__name__="pv_sel",job=~"[[:upper:]]+"}',
-    '{__name__="pv_sel",path=~"a.b"}',
+    // `a.b` alone is left out: Prometheus 2.x matches `.` without (?s), Prometheus 3 and promvault
+    // with it; selector-prometheus.test.ts checks that difference against the server's version.
     '{__name__="pv_sel",path=~"(?s)a.b"}',
     '{__name__="pv_sel",path=""}',
     '{__name__="pv_sel",path!=""}',
