@@ -31,7 +31,16 @@ export const RESTORE_ARN_ENV = 'PROMVAULT_RESTORE_STATE_MACHINE_ARN';
 const DEFAULT_STORE = './.promvault-store';
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 /** Flags that only mean something for one mode. */
-const LOCAL_ONLY = ['store', 's3Endpoint', 'region', 'sourceUrl', 'secretsFile', 'fast', 'logLevel'] as const;
+const LOCAL_ONLY = [
+  'store',
+  's3Endpoint',
+  'region',
+  'sourceUrl',
+  'secretsFile',
+  'fast',
+  'logLevel',
+  'bundled',
+] as const;
 const AWS_ONLY = ['stateMachineArn', 'executionName', 'pollInterval'] as const;
 
 /** Abort listeners one signal may hold before Node warns of a leak, in a local run. */
@@ -61,6 +70,7 @@ interface ModeFlags {
   region?: string;
   secretsFile?: string;
   fast?: boolean;
+  bundled?: boolean;
   logLevel: LocalLogLevel;
   stateMachineArn?: string;
   executionName?: string;
@@ -96,6 +106,10 @@ function modeOptions(cmd: Command, arnEnv: string): Command {
     .option('--region <region>', 'local: AWS region of an s3:// store')
     .option('--secrets-file <file>', 'local: JSON of secret name → credentials, standing in for Secrets Manager')
     .option('--fast', 'local: retries and Wait states pause 10 ms / 100 ms instead of their ASL intervals')
+    .option(
+      '--bundled',
+      'local: run the Lambda bundles `cdk deploy` uploads (synthesized with esbuild) in place of the sources',
+    )
     .addOption(new Option('--log-level <level>', 'local: handler logs on stderr').choices(LOG_LEVELS).default('warn'))
     .addOption(
       new Option(
@@ -209,6 +223,7 @@ function localOptions(flags: ModeFlags, onProgress: (p: RunProgress) => void) {
     ...(flags.region !== undefined ? { region: flags.region } : {}),
     ...(flags.secretsFile !== undefined ? { secretsFile: flags.secretsFile } : {}),
     fast: flags.fast === true,
+    bundled: flags.bundled === true,
     logLevel: flags.logLevel,
     onProgress,
   };

@@ -3,23 +3,29 @@
  *
  *   cdk.json context ─► synthesizeTemplate ─► state machine definition (tokens resolved, tokens.ts)
  *     ─► local stand-ins (asl.ts) ─► aws-local-stepfunctions (runner.ts)
- *          with each Lambda Task bound to its handler module in process (bindings.ts)
+ *          with each Lambda Task bound to its handler module in process (bindings.ts),
+ *          or to the function's synthesized esbuild bundle (bundled: true, bundles.ts)
  *
  * No orchestration is written here: change the CDK workflow and the local run changes with it.
  * Used by `promvault run … --local` (cli/run.ts) and by the demo (bin/demo.ts).
  */
+import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsProvider } from '../../lambdas/adapters/secrets';
 import { InputError } from '../../lambdas/core/errors';
 import type { Logger } from '../../lambdas/adapters/log';
 import { HttpRemoteReader } from '../../lambdas/adapters/prometheus-remote-read';
 import type { BackupPlanOutput, CommitOutput, ReportOutput } from '../../lambdas/handlers/contracts';
-import type { HandlerDeps } from '../../lambdas/handlers/deps';
+import { STORE_DIR_VARIABLE, type HandlerDeps } from '../../lambdas/handlers/deps';
+import type { RuntimeConfig } from '../../lambdas/handlers/contracts';
+import { CONFIG_VARIABLE } from '../../lambdas/adapters/runtime-config';
+import { parseStoreUrl } from '../../lambdas/adapters/open-store';
 import { handlerOfState } from '../../cdk/lib/constructs/workflow-parts';
 import type { PromvaultConfig } from '../../cdk/lib/config';
 import { synthesizeTemplate } from '../../cdk/lib/synth';
 import { localizeDefinition } from './asl';
-import { bindTasks, functionConfig, type HandlerRole } from './bindings';
+import { bindTasks, functionConfig, type BindOptions, type HandlerRole } from './bindings';
+import { loadBundledAssembly } from './bundles';
 import {
   fileSecrets,
   localDeps,
@@ -101,6 +107,11 @@ export interface LocalRunOptions {
    * fake the network through `deps` turn it off.
    */
   readonly preflight?: boolean;
+  /**
+   * Run each function's synthesized esbuild bundle (what `cdk deploy` uploads) instead of its
+   * handler module in process; the ports (store, remote read/write, secrets, logs) stay local.
+   */
+  readonly bundled?: boolean;
   /** Adjusts the deps each function's handler gets (tests inject faults here). */
   readonly deps?: (deps: HandlerDeps, fn: { readonly role: HandlerRole; readonly functionId: string }) => HandlerDeps;
   readonly signal?: AbortSignal;
@@ -124,6 +135,14 @@ export interface LocalRestoreOptions extends LocalRunOptions, RestoreRequest {}
 const templates = new Map<string, CfnTemplate>();
 
 /** The stack's template for `context`, synthesized once per process and context. */
+/** The bundles read their secrets from Secrets Manager, as in Lambda: a local file cannot stand in. */
+function checkBundled(options: LocalRunOptions): void {
+  if (options.bundled === true && options.secretsFile !== undefined)
+    throw new InputError(
+      '--bundled runs the functions as deployed, with secrets from Secrets Manager: leave out --secrets-file',
+    );
+}
+
 export function templateFor(context: Record<string, unknown>): CfnTemplate {
   const key = JSON.stringify(context);
   let template = templates.get(key);
@@ -197,8 +216,70 @@ interface MachineRun {
 }
 
 async function runMachine(run: MachineRun): Promise<{ execution: LocalExecution; tracker: Tracker }> {
+  if (run.options.bundled !== true) return runTemplate(run, templateFor(run.context));
+  const assembly = await loadBundledAssembly(run.context, (template) => bundledEnvironment(run, template));
+  const restoreStdout = stdoutToStderr(run.options.logLevel ?? 'warn');
+  try {
+    return await runTemplate(run, assembly.template, (fn) => {
+      const handler = assembly.handlers.get(fn.logicalId);
+      if (handler === undefined)
+        throw new InputError(`function ${fn.logicalId} has no bundle in ${assembly.directory}`);
+      return handler;
+    });
+  } finally {
+    restoreStdout();
+    assembly.dispose();
+  }
+}
+
+/** What Lambda's environment would hold for this local run: the config the functions share, the store. */
+function bundledEnvironment(run: MachineRun, template: CfnTemplate): Record<string, string | undefined> {
+  const resolver = new TokenResolver(template, { stackName: run.config.stackName });
+  const configs = new Set(
+    Object.keys(template.Resources)
+      .filter((id) => template.Resources[id]!.Type === 'AWS::Lambda::Function')
+      .map((id) => JSON.stringify(localRuntimeConfig(functionConfig(functionInfo(resolver, id)), run.sourceOverride))),
+  );
+  if (configs.size !== 1)
+    throw new InputError('--bundled: the functions of the template differ in PROMVAULT_CONFIG; run without --bundled');
+  const config = JSON.parse([...configs][0]!) as RuntimeConfig;
+  const url = parseStoreUrl(run.options.store ?? DEFAULT_STORE);
+  const level = run.options.logLevel ?? 'warn';
+  return {
+    [CONFIG_VARIABLE]: JSON.stringify(
+      url.kind === 's3' ? { ...config, bucket: url.bucket, prefix: url.prefix } : config,
+    ),
+    [STORE_DIR_VARIABLE]: url.kind === 'dir' ? path.resolve(url.path) : undefined,
+    ...(run.options.s3Endpoint !== undefined ? { AWS_ENDPOINT_URL_S3: run.options.s3Endpoint } : {}),
+    ...(run.options.region !== undefined ? { AWS_REGION: run.options.region } : {}),
+    LOG_LEVEL: level === 'silent' ? 'error' : level,
+  };
+}
+
+/**
+ * A function's stdout is its log stream (JSON log lines and EMF metrics); locally, logs go to
+ * stderr as the in-process handlers' do, metrics nowhere, and stdout stays the command's own.
+ */
+function stdoutToStderr(level: LocalLogLevel): () => void {
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    if (level !== 'silent' && !text.includes('"_aws":')) process.stderr.write(text);
+    const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    done?.();
+    return true;
+  }) as typeof process.stdout.write;
+  return () => {
+    process.stdout.write = write;
+  };
+}
+
+async function runTemplate(
+  run: MachineRun,
+  template: CfnTemplate,
+  bundledHandler?: BindOptions['bundledHandler'],
+): Promise<{ execution: LocalExecution; tracker: Tracker }> {
   const { options, local, config } = run;
-  const template = templateFor(run.context);
   const machineId = logicalIdOfOutput(template, run.output);
   const bucketId = logicalIdOfOutput(template, 'BucketName');
   if (machineId === undefined) throw new InputError(`the synthesized stack has no output ${run.output}`);
@@ -219,6 +300,7 @@ async function runMachine(run: MachineRun): Promise<{ execution: LocalExecution;
     store: local.store,
     bucket: local.bucket,
     prefix: config.bucket.prefix,
+    ...(bundledHandler ? { bundledHandler } : {}),
     depsFor: (fn, role) => {
       const config = localRuntimeConfig(functionConfig(fn), run.sourceOverride);
       const deps = localDeps({ config, local, secrets: run.secrets, log });
@@ -254,9 +336,10 @@ export async function runBackupLocally(options: LocalBackupOptions): Promise<Bac
   const source = input.source;
   const override = options.sourceUrl === undefined ? undefined : { sourceName: source, sourceUrl: options.sourceUrl };
   const readUrl = override === undefined ? undefined : sourceReadUrl(override.sourceUrl);
+  checkBundled(options);
   const secrets = fileSecrets(options.secretsFile);
   const secret = config.sources.find((s) => s.name === source)?.credentialsSecretName;
-  if (override === undefined && secret !== undefined) await secrets.credentials(secret);
+  if (override === undefined && secret !== undefined && options.bundled !== true) await secrets.credentials(secret);
   const local = openLocalStore(options.store ?? DEFAULT_STORE, options);
   if (readUrl !== undefined && options.preflight !== false) await probe(readUrl);
   templateFor(context); // a bad configuration fails before anything is written
@@ -330,10 +413,12 @@ export async function runRestoreLocally(options: LocalRestoreOptions): Promise<R
   const config = configOf(context);
   const input = restoreInput(options, config, nowMs);
   const target = input.target ?? config.restore.targetUrl!;
+  checkBundled(options);
   const secrets = fileSecrets(options.secretsFile);
   // The configured secret goes to the configured target's origin only (lambdas/handlers/io.ts targetCredentials).
   const { targetSecretName, targetUrl } = config.restore;
   if (
+    options.bundled !== true &&
     targetSecretName !== undefined &&
     (targetUrl === undefined || new URL(targetUrl).origin === new URL(target).origin)
   )

@@ -26,7 +26,7 @@ import type { TaskFn } from './runner';
 import { functionIdOfArn, functionInfo, type FunctionInfo, type Json, type TokenResolver } from './tokens';
 
 export type HandlerRole = keyof typeof HANDLERS;
-type Invocable = (event: unknown, context: LambdaContext) => Promise<unknown>;
+export type Invocable = (event: unknown, context: LambdaContext) => Promise<unknown>;
 
 const FACTORIES: Readonly<Record<HandlerRole, (deps: HandlerDeps) => unknown>> = {
   planBackup: planBackup.createHandler,
@@ -79,6 +79,8 @@ export interface BindOptions {
   readonly store: ObjectStore;
   readonly bucket: string;
   readonly prefix: string;
+  /** A function's handler as deployed (its bundle), instead of its handler module made with depsFor. */
+  readonly bundledHandler?: (fn: FunctionInfo) => Invocable;
 }
 
 function lambdaContext(fn: FunctionInfo): LambdaContext & Record<string, unknown> {
@@ -94,10 +96,11 @@ function lambdaContext(fn: FunctionInfo): LambdaContext & Record<string, unknown
 /** Lambda passes JSON: what goes in and out is serialized and parsed, as on AWS. */
 const asJson = (value: unknown): Json => (value === undefined ? null : (JSON.parse(JSON.stringify(value)) as Json));
 
-function invokeFunction(fn: FunctionInfo, role: HandlerRole, depsFor: BindOptions['depsFor']): TaskFn {
+function invokeFunction(fn: FunctionInfo, role: HandlerRole, options: BindOptions): TaskFn {
+  const bundled = options.bundledHandler?.(fn);
   return async (input) => {
     // A fresh handler per invocation, as each concurrent Lambda invocation gets its own container.
-    const handler = FACTORIES[role](depsFor(fn, role)) as Invocable;
+    const handler = bundled ?? (FACTORIES[role](options.depsFor(fn, role)) as Invocable);
     let result: unknown;
     try {
       result = await handler(asJson(input), lambdaContext(fn));
@@ -126,12 +129,12 @@ function lambdaTask(state: string, resource: string, options: BindOptions): Task
       throw new InputError(`Task state ${state} runs handler ${HANDLERS[role]} locally but invokes ${fn.description}`);
     return fn;
   };
-  if (!LAMBDA_INVOKE.test(resource)) return invokeFunction(fnOf(resource), role, options.depsFor);
+  if (!LAMBDA_INVOKE.test(resource)) return invokeFunction(fnOf(resource), role, options);
   // The lambda:invoke integration sends {FunctionName, Payload} and answers {StatusCode, Payload}.
   return async (input) => {
     const o = (input ?? {}) as { FunctionName?: unknown; Payload?: Json };
     const fn = fnOf(String(o.FunctionName));
-    const payload = await invokeFunction(fn, role, options.depsFor)(o.Payload ?? null);
+    const payload = await invokeFunction(fn, role, options)(o.Payload ?? null);
     return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: payload };
   };
 }

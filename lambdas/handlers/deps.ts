@@ -7,6 +7,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ObjectStore, PrometheusReader, RemoteWriter } from '../core/ports';
 import type { ArchiveThawer } from '../core/restore/thaw';
 import { createS3Client, S3Store } from '../adapters/s3-store';
+import { DirectoryStore } from '../adapters/dir-store';
 import { HttpRemoteReader } from '../adapters/prometheus-remote-read';
 import { HttpRemoteWriter } from '../adapters/remote-write-http';
 import { S3ArchiveThawer } from '../adapters/s3-thaw';
@@ -36,6 +37,13 @@ export const DEFAULT_TIMEOUT_MARGIN_MS = 10_000;
 /** Remote read of one shard: long, since a shard may be large; the Lambda timeout bounds it anyway. */
 const READ_TIMEOUT_MS = 5 * 60_000;
 
+/**
+ * A directory in place of the archive bucket, with nothing archived: set only by the local
+ * runner when it runs the synthesized bundles (`promvault run … --bundled`), never by the stack.
+ */
+export const STORE_DIR_VARIABLE = 'PROMVAULT_STORE_DIR';
+const READABLE: ArchiveThawer = { status: async () => 'readable', requestThaw: async () => 'readable' };
+
 function lazy<T>(make: () => T): () => T {
   let value: T | undefined;
   return () => (value ??= make());
@@ -46,6 +54,11 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
   const secrets = lazy(() => new SecretsManagerCredentials({ client: new SecretsManagerClient({}) }));
   const stores = new WeakMap<RuntimeConfig, ObjectStore>();
   const thawers = new WeakMap<RuntimeConfig, ArchiveThawer>();
+  const storeDir = env[STORE_DIR_VARIABLE];
+  if (storeDir) {
+    const directory = lazy(() => new DirectoryStore(storeDir));
+    return { ...defaultDeps({ ...env, [STORE_DIR_VARIABLE]: '' }), store: directory, thawer: () => READABLE };
+  }
   return {
     config: configFromEnv(env),
     store: (config) => {

@@ -4,6 +4,7 @@
  * names), its own log group and a role that starts empty. X-Ray tracing is off: the handlers
  * create no segments (the state machines trace the runs); pass `tracing` to turn it on.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -14,8 +15,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { VpcConfig } from '../config';
 
-/** Root of this repository: the esbuild project root and where package-lock.json lives. */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+/**
+ * Root of this repository: the esbuild project root and where package-lock.json lives. Searched
+ * upwards: the CLI bundle (dist/promvault.js) holds this code at another depth than the source.
+ */
+export const REPO_ROOT = findUp(__dirname, 'package-lock.json') ?? path.resolve(__dirname, '..', '..', '..');
 export const DEFAULT_HANDLERS_DIR = path.join(REPO_ROOT, 'lambdas', 'handlers');
 
 export interface PromvaultFunctionProps extends Omit<
@@ -34,6 +38,13 @@ export interface PromvaultFunctionProps extends Omit<
   readonly logRetentionDays?: logs.RetentionDays;
   /** Private subnets and security groups to reach a Prometheus in a VPC. @default no VPC */
   readonly network?: VpcConfig;
+}
+
+function findUp(dir: string, file: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, file))) return d;
+    if (path.dirname(d) === d) return undefined;
+  }
 }
 
 /** Lets esbuild's ESM output load CommonJS dependencies that call require(). */
