@@ -9,6 +9,7 @@ import {
   type PlannedShard,
 } from '../lambdas/core/backup/run';
 import { openStore } from '../lambdas/adapters/open-store';
+import { storeOptions } from './store-flags';
 import { openSource, sourceName, type SourceFlags } from './source';
 import { createProgress } from './progress';
 import { EXIT, formatBytes, formatCount, printJson } from './output';
@@ -47,7 +48,7 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     concurrency: parseConcurrency(flags.concurrency, '--concurrency', 10),
   };
   const planned = planBackup(input);
-  const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
+  const store = openStore(flags.store, storeOptions(flags));
   const source = openSource(flags.source, flags, parseDuration(flags.timeout ?? '2m', '--timeout'));
   if (flags.dryRun) return printPlan(input, store.location, await previewBackup(store, input), flags.json === true);
   // The source first: a directory store's check creates its root, and nothing may be written

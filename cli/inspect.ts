@@ -1,4 +1,5 @@
 import { openStore } from '../lambdas/adapters/open-store';
+import { storeOptions } from './store-flags';
 import { requireSources, scanAllManifests } from '../lambdas/core/manifest';
 import { gapsWithinSpan } from '../lambdas/core/restore/coverage';
 import { formatIso } from '../lambdas/core/time';
@@ -15,7 +16,7 @@ interface InspectFlags {
 
 export async function inspectCommand(flags: InspectFlags): Promise<void> {
   const source = flags.sourceName === undefined ? undefined : validateSourceName(flags.sourceName);
-  const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
+  const store = openStore(flags.store, storeOptions(flags));
   await store.checkReadable();
   await requireSources(store, source === undefined ? [] : [source]);
   const { manifests, unreadable } = await scanAllManifests(store, source);

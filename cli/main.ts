@@ -55,6 +55,8 @@ export function buildProgram(): Command {
     .addOption(replicaLabelOption())
     .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. http://127.0.0.1:4568')
     .option('--region <region>', 'AWS region of the bucket')
+
+    .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
     .option('--basic-auth <user:password>', 'basic auth for the source')
     .option('--bearer-token-file <file>', 'bearer token for the source')
     .option('--header <name: value>', 'extra header for the source; repeatable', collect, [])
@@ -88,6 +90,8 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     .option('--source-name <name>', 'only this source')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--region <region>', 'AWS region of the bucket')
+
+    .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
     .option('--json', 'print one JSON object as the last stdout line')
     .action(inspectCommand);
 
@@ -100,6 +104,8 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
       .option('--source-name <name>', 'only this source; repeatable (default: every source in the store)', collect, [])
       .option('--s3-endpoint <url>', 'S3-compatible endpoint')
       .option('--region <region>', 'AWS region of the bucket')
+
+      .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
       .option('--json', 'print one JSON object as the last stdout line');
 
   selection(program.command('restore'))
@@ -148,6 +154,8 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     .option('--source-name <name>', 'only this source; repeatable', collect, [])
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--region <region>', 'AWS region of the bucket')
+
+    .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
     .option('--json', 'print one JSON object as the last stdout line')
     .addHelpText(
       'after',

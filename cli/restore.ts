@@ -14,6 +14,7 @@ import { validateSourceName } from '../lambdas/core/shard';
 import type { ObjectStore } from '../lambdas/core/ports';
 import type { LabelMatcher } from '../lambdas/core/types';
 import { openStore } from '../lambdas/adapters/open-store';
+import { storeOptions } from './store-flags';
 import { HttpRemoteWriter } from '../lambdas/adapters/remote-write-http';
 import { parseBasicAuth, parseHeaders, readToken } from './source';
 import { parseConcurrency } from './backup';
@@ -51,7 +52,7 @@ async function select(flags: SelectionFlags): Promise<Selection> {
     throw new InputError(`--from ${flags.from} is not before --to ${flags.to}: swap them or widen the range`);
   const selectorGroups = flags.match.map((m) => parseSelector(m));
   const sources = flags.sourceName.map(validateSourceName);
-  const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
+  const store = openStore(flags.store, storeOptions(flags));
   await store.checkReadable();
   const plan = await planRestore(store, { sources, fromMs, toMs });
   return { store, fromMs, toMs, selectorGroups, plan };

@@ -5,6 +5,7 @@ import { findGaps, gapsWithinSpan } from '../lambdas/core/restore/coverage';
 import { verifyShard, summarize, unreadableManifest, type ShardVerification } from '../lambdas/core/verify';
 import { validateSourceName } from '../lambdas/core/shard';
 import { openStore } from '../lambdas/adapters/open-store';
+import { storeOptions } from './store-flags';
 import { openSource } from './source';
 import { createProgress } from './progress';
 import { EXIT, duringRun, formatCount, gapPairs, printJson, warnIncomplete } from './output';
@@ -28,7 +29,7 @@ export async function verifyCommand(flags: VerifyFlags): Promise<void> {
   const toMs = flags.to === undefined ? Infinity : parseTime(flags.to, nowMs, '--to');
   if (fromMs >= toMs) throw new InputError(`--from ${flags.from} is not before --to ${flags.to}`);
   const sources = flags.sourceName.map(validateSourceName);
-  const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
+  const store = openStore(flags.store, storeOptions(flags));
   const against =
     flags.against.length === 0
       ? undefined

@@ -53,6 +53,8 @@ export interface OpenStoreOptions {
   /** URL of an S3-compatible server; ignored for directory stores. */
   readonly s3Endpoint?: string;
   readonly region?: string;
+  /** Longest silence on an open S3 connection (--s3-timeout). */
+  readonly s3TimeoutMs?: number;
   /** A ready S3 client (tests); overrides s3Endpoint and region. */
   readonly s3Client?: S3Client;
 }
@@ -67,5 +69,6 @@ export function openStore(url: string, options: OpenStoreOptions = {}): ObjectSt
     ...(options.s3Client !== undefined ? { client: options.s3Client } : {}),
     ...(options.s3Endpoint !== undefined ? { endpoint: options.s3Endpoint } : {}),
     ...(options.region !== undefined ? { region: options.region } : {}),
+    ...(options.s3TimeoutMs !== undefined ? { requestTimeoutMs: options.s3TimeoutMs } : {}),
   });
 }

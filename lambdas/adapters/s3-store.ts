@@ -37,15 +37,29 @@ export interface S3StoreOptions {
   /** URL of an S3-compatible server (MinIO, s3rver, ...): path-style addressing is used. */
   readonly endpoint?: string;
   readonly region?: string;
+  /** Longest silence on an open S3 connection, when the client is created here. @default S3_TIMEOUTS.requestMs */
+  readonly requestTimeoutMs?: number;
   /** Multipart part size; at least 5 MiB. */
   readonly partSizeBytes?: number;
   /** Parts uploaded in parallel per put. */
   readonly queueSize?: number;
 }
 
+/**
+ * Every S3 client's bounds (README, "Timeouts"): time to connect, and longest silence on an open
+ * connection (a stalled transfer or an endpoint that never answers); the SDK retries each.
+ */
+export const S3_TIMEOUTS = { connectMs: 5_000, requestMs: 60_000 } as const;
+
 /** A client for AWS or, with `endpoint`, an S3-compatible server. */
-export function createS3Client(options: { endpoint?: string; region?: string }): S3Client {
+export function createS3Client(options: { endpoint?: string; region?: string; requestTimeoutMs?: number }): S3Client {
   return new S3Client({
+    requestHandler: {
+      connectionTimeout: S3_TIMEOUTS.connectMs,
+      requestTimeout: options.requestTimeoutMs ?? S3_TIMEOUTS.requestMs,
+      // Without it the handler only logs a warning and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
     ...(options.region !== undefined
       ? { region: options.region }
       : options.endpoint !== undefined
@@ -88,6 +102,7 @@ export class S3Store implements ObjectStore {
   readonly prefix: string;
   private readonly client: S3Client;
   private readonly endpoint: string | undefined;
+  private readonly requestTimeoutMs: number | undefined;
   private readonly partSizeBytes: number | undefined;
   private readonly queueSize: number;
 
@@ -99,7 +114,12 @@ export class S3Store implements ObjectStore {
       .join('/');
     this.location = `s3://${this.bucket}${this.prefix === '' ? '' : `/${this.prefix}`}`;
     this.endpoint = options.endpoint;
-    this.client = options.client ?? createS3Client({ endpoint: options.endpoint, region: options.region });
+    this.requestTimeoutMs = options.client
+      ? options.requestTimeoutMs
+      : (options.requestTimeoutMs ?? S3_TIMEOUTS.requestMs);
+    this.client =
+      options.client ??
+      createS3Client({ endpoint: options.endpoint, region: options.region, requestTimeoutMs: this.requestTimeoutMs });
     this.partSizeBytes = options.partSizeBytes;
     this.queueSize = options.queueSize ?? 4;
   }
@@ -124,6 +144,14 @@ export class S3Store implements ObjectStore {
     return this.endpoint ?? 'the AWS S3 endpoint';
   }
 
+  /** Names the setting when the SDK gave up waiting. */
+  private timeoutHint(err: unknown): string {
+    const e = err as SdkError;
+    if (e?.name !== 'TimeoutError' && !/timed? ?out/i.test(e?.message ?? '')) return '';
+    const limit = this.requestTimeoutMs === undefined ? 'its timeout' : `the S3 timeout of ${this.requestTimeoutMs} ms`;
+    return ` (no answer within ${limit}; change it with --s3-timeout)`;
+  }
+
   /** Maps an SDK error to the error classes of the core, with a message saying what to fix. */
   private classify(action: string, key: string | undefined, err: unknown): Error {
     const what = key === undefined ? `${action} ${this.location}` : `${action} ${key} in ${this.location}`;
@@ -137,7 +165,7 @@ export class S3Store implements ObjectStore {
     if (status === undefined) {
       if (isNetworkError(err)) {
         return new TransientError(
-          `cannot ${what}: cannot reach S3 endpoint ${this.describeEndpoint()}: ${describe(err)}`,
+          `cannot ${what}: cannot reach S3 endpoint ${this.describeEndpoint()}: ${describe(err)}${this.timeoutHint(err)}`,
           {
             cause: err,
           },
@@ -340,7 +368,7 @@ export class S3Store implements ObjectStore {
     }
     if (status === undefined && isNetworkError(err)) {
       return new TransientError(
-        `cannot reach S3 endpoint ${this.describeEndpoint()} for ${this.location}: ${describe(err)}; check --s3-endpoint and the network`,
+        `cannot reach S3 endpoint ${this.describeEndpoint()} for ${this.location}: ${describe(err)}${this.timeoutHint(err)}; check --s3-endpoint and the network`,
         { cause: err },
       );
     }
