@@ -27,6 +27,19 @@ export interface PostResponse {
 
 export type HttpPost = (url: string, request: PostRequest) => Promise<PostResponse>;
 
+/** Most a remote-write answer may hold: receivers answer with a status line or a short error. */
+export const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** An answer longer than MAX_RESPONSE_BYTES: not something a remote-write receiver sends. */
+function tooLargeError(url: string): Error {
+  const err = new Error(
+    `the answer from ${url} is longer than ${MAX_RESPONSE_BYTES} bytes, the most promvault reads from a ` +
+      'remote-write endpoint: check that the URL is a remote-write receiver (…/api/v1/write)',
+  );
+  err.name = 'ResponseTooLargeError';
+  return err;
+}
+
 /** A network-level failure, shaped like the errors isNetworkError() classifies. */
 function timeoutError(url: string, ms: number): Error {
   const err = new Error(`no response from ${url} within ${ms} ms`);
@@ -65,7 +78,12 @@ export function nodeHttpPost(): HttpPost {
       });
       req.on('response', (res) => {
         const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
+        let size = 0;
+        res.on('data', (d: Buffer) => {
+          size += d.byteLength;
+          if (size > MAX_RESPONSE_BYTES) req.destroy(tooLargeError(url));
+          else parts.push(d);
+        });
         res.on('error', (err) => {
           done();
           reject(err);

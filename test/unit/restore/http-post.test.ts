@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { nodeHttpPost } from '../../../lambdas/adapters/http-post';
+import { MAX_RESPONSE_BYTES, nodeHttpPost } from '../../../lambdas/adapters/http-post';
 import { isNetworkError } from '../../../lambdas/adapters/http-retry';
 
 type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
@@ -90,6 +90,30 @@ describe('nodeHttpPost', () => {
     }).catch((e) => e);
     setTimeout(() => controller.abort(new Error('stopped by the user')), 50);
     expect(((await pending) as Error).message).toBe('stopped by the user');
+  });
+
+  it('stops reading an answer longer than the cap, naming the endpoint and the cap, and does not retry it', async () => {
+    let streamed = 0;
+    handler.current = (_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      // Streams far more than the cap, in pieces, until the client hangs up.
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      const pump = () => {
+        while (streamed < 64 * MAX_RESPONSE_BYTES && res.write(chunk)) streamed += chunk.length;
+        if (streamed < 64 * MAX_RESPONSE_BYTES) res.once('drain', pump);
+        else res.end();
+      };
+      res.on('error', () => undefined);
+      pump();
+    };
+    const err = (await post(server.url, { headers: {}, body: new Uint8Array(1), timeoutMs: 5000 }).catch(
+      (e) => e,
+    )) as Error;
+    expect(err.name).toBe('ResponseTooLargeError');
+    expect(err.message).toContain(server.url);
+    expect(err.message).toContain(`longer than ${MAX_RESPONSE_BYTES} bytes`);
+    expect(isNetworkError(err)).toBe(false);
+    expect(streamed).toBeLessThan(64 * MAX_RESPONSE_BYTES);
   });
 
   it('refuses URLs that are not http or https', async () => {
