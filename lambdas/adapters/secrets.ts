@@ -66,12 +66,27 @@ export interface SecretsManagerCredentialsOptions {
   readonly client?: SecretsManagerClient;
 }
 
+/** Secrets Manager answers in well under a second: bounds to connect and to answer (README, "Timeouts"). */
+export const SECRETS_TIMEOUTS = { connectMs: 5_000, requestMs: 10_000 } as const;
+
+/** A Secrets Manager client whose requests give up instead of hanging; `endpoint` for tests. */
+export function createSecretsClient(options: { endpoint?: string; region?: string } = {}): SecretsManagerClient {
+  return new SecretsManagerClient({
+    ...options,
+    requestHandler: {
+      connectionTimeout: SECRETS_TIMEOUTS.connectMs,
+      requestTimeout: SECRETS_TIMEOUTS.requestMs,
+      throwOnRequestTimeout: true,
+    },
+  });
+}
+
 export class SecretsManagerCredentials implements SecretsProvider {
   private readonly client: SecretsManagerClient;
   private readonly cache = new Map<string, Promise<HttpCredentials>>();
 
   constructor(options: SecretsManagerCredentialsOptions = {}) {
-    this.client = options.client ?? new SecretsManagerClient({});
+    this.client = options.client ?? createSecretsClient();
   }
 
   credentials(name: string): Promise<HttpCredentials> {

@@ -3,7 +3,6 @@
  * DirectoryStore, a fake reader, a fixed clock), Lambda uses the defaults. Defaults are lazy,
  * so importing a handler creates no client and reads no environment.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ObjectStore, PrometheusReader, RemoteWriter } from '../core/ports';
 import type { ArchiveThawer } from '../core/restore/thaw';
 import { createS3Client, S3Store } from '../adapters/s3-store';
@@ -11,7 +10,12 @@ import { DirectoryStore } from '../adapters/dir-store';
 import { HttpRemoteReader } from '../adapters/prometheus-remote-read';
 import { HttpRemoteWriter } from '../adapters/remote-write-http';
 import { S3ArchiveThawer } from '../adapters/s3-thaw';
-import { SecretsManagerCredentials, type HttpCredentials, type SecretsProvider } from '../adapters/secrets';
+import {
+  createSecretsClient,
+  SecretsManagerCredentials,
+  type HttpCredentials,
+  type SecretsProvider,
+} from '../adapters/secrets';
 import { configFromEnv } from '../adapters/runtime-config';
 import { createLogger, parseLogLevel, type Logger } from '../adapters/log';
 import { createMetricsEmitter, type MetricsEmitter } from '../adapters/emf';
@@ -51,7 +55,7 @@ function lazy<T>(make: () => T): () => T {
 
 export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
   const s3 = lazy(() => createS3Client({ ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3 } : {}) }));
-  const secrets = lazy(() => new SecretsManagerCredentials({ client: new SecretsManagerClient({}) }));
+  const secrets = lazy(() => new SecretsManagerCredentials({ client: createSecretsClient() }));
   const stores = new WeakMap<RuntimeConfig, ObjectStore>();
   const thawers = new WeakMap<RuntimeConfig, ArchiveThawer>();
   const storeDir = env[STORE_DIR_VARIABLE];

@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { runCli } from '../harness/cli';
+import { createSecretsClient, SECRETS_TIMEOUTS, SecretsManagerCredentials } from '../../lambdas/adapters/secrets';
 
 const S3_ENV = { AWS_ACCESS_KEY_ID: 'K', AWS_SECRET_ACCESS_KEY: 'S', AWS_REGION: 'us-east-1' };
 
@@ -59,4 +60,24 @@ describe('an S3 endpoint that never answers', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/--s3-timeout 0 .*give a duration/);
   });
+});
+
+describe('a Secrets Manager endpoint that never answers', () => {
+  it('fails the secret read within its timeout (and the SDK retries) instead of hanging', async () => {
+    const client = createSecretsClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1' });
+    const secrets = new SecretsManagerCredentials({ client });
+    const saved = { ...process.env };
+    Object.assign(process.env, S3_ENV);
+    const started = Date.now();
+    try {
+      await expect(secrets.credentials('promvault/prod')).rejects.toThrow(
+        /cannot read secret promvault\/prod from Secrets Manager \(TimeoutError\)/,
+      );
+    } finally {
+      process.env = saved;
+      client.destroy();
+    }
+    // Three attempts of at most requestMs each, plus the SDK's backoff.
+    expect(Date.now() - started).toBeLessThan(3 * SECRETS_TIMEOUTS.requestMs + 5_000);
+  }, 60_000);
 });
