@@ -1,5 +1,5 @@
 import { InputError } from '../lambdas/core/errors';
-import { parseDuration, parseTime, formatIso } from '../lambdas/core/time';
+import { formatDuration, parseDuration, parseTime, formatIso } from '../lambdas/core/time';
 import { parseSelector, formatSelector } from '../lambdas/core/prom/selector';
 import {
   planBackup,
@@ -9,6 +9,8 @@ import {
   type PlannedShard,
 } from '../lambdas/core/backup/run';
 import { openStore } from '../lambdas/adapters/open-store';
+import { collectGarbage, DEFAULT_GC_GRACE_MS, type GcReport } from '../lambdas/core/gc';
+import type { ObjectStore } from '../lambdas/core/ports';
 import { storeOptions } from './store-flags';
 import { openSource, sourceName, type SourceFlags } from './source';
 import { createProgress } from './progress';
@@ -26,6 +28,7 @@ interface BackupFlags extends SourceFlags {
   force?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  gcGrace?: string;
 }
 
 export function parseConcurrency(text: string, flag: string, max = 64): number {
@@ -47,6 +50,7 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     force: flags.force,
     concurrency: parseConcurrency(flags.concurrency, '--concurrency', 10),
   };
+  const gcGraceMs = parseDuration(flags.gcGrace ?? formatDuration(DEFAULT_GC_GRACE_MS), '--gc-grace');
   const planned = planBackup(input);
   const store = openStore(flags.store, storeOptions(flags));
   const source = openSource(flags.source, flags, parseDuration(flags.timeout ?? '2m', '--timeout'));
@@ -68,6 +72,7 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     },
     input,
   ).finally(() => progress.stop());
+  const gc = await cleanLeftovers(store, gcGraceMs);
 
   for (const f of report.failed) process.stderr.write(`shard ${f.key} failed: ${f.error}\n`);
   for (const m of report.missing_replicas) {
@@ -78,6 +83,7 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
       source: input.source,
       store: store.location,
       ...report,
+      gc_deleted: gc?.deleted ?? null,
       failed: report.failed.length,
       failures: report.failed,
     });
@@ -102,6 +108,21 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   if (report.failed.length > 0) process.exitCode = 1;
   // Finished, but a replica's samples may be missing from some shards.
   else if (report.missing_replicas.length > 0) process.exitCode = EXIT.incomplete;
+}
+
+/**
+ * After the commit step, leftovers of killed runs older than the grace period go (see gc.ts).
+ * Best effort: a failure is a warning, never the run's outcome.
+ */
+async function cleanLeftovers(store: ObjectStore, graceMs: number): Promise<GcReport | undefined> {
+  try {
+    const gc = await collectGarbage(store, { nowMs: Date.now(), graceMs });
+    for (const f of gc.failures) process.stderr.write(`warning: gc cannot delete ${f.key}: ${f.error}\n`);
+    return gc;
+  } catch (err) {
+    process.stderr.write(`warning: gc after the backup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return undefined;
+  }
 }
 
 /** --dry-run: the shards and what would happen to each, from the store's manifests alone. */

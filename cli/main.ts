@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { version } from '../package.json';
 import { EXIT_CODES_HELP, reportError } from './output';
+import { registerGcCommand } from './gc';
 import { registerRunCommand } from './run';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -63,6 +64,7 @@ export function buildProgram(): Command {
     .option('--timeout <duration>', 'per-request timeout for the source', '2m')
     .addOption(new Option('--concurrency <n>', 'shards pulled at once').default('4'))
     .option('--force', 're-pull shards that are already committed')
+    .option('--gc-grace <duration>', 'after the commit, delete leftovers of killed runs older than this', '1h')
     .option('--dry-run', 'print the plan (shards, windows, which are already committed); pull and write nothing')
     .option('--json', 'print one JSON object as the last stdout line')
     .addHelpText(
@@ -164,6 +166,7 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     .action(verifyCommand);
 
   registerRunCommand(program);
+  registerGcCommand(program);
 
   return program;
 }

@@ -11,13 +11,40 @@
  * PermanentError that names the key and the directory.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, constants as fsConstants } from 'node:fs';
-import { access, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { createReadStream, constants as fsConstants, type Dirent } from 'node:fs';
+import {
+  access,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
-import { InputError, ObjectNotFoundError, PermanentError } from '../core/errors';
-import type { ObjectInfo, ObjectStore, PutResult } from '../core/ports';
+import {
+  InputError,
+  ObjectNotFoundError,
+  PermanentError,
+  PreconditionFailedError,
+  TransientError,
+} from '../core/errors';
+import type { ListOptions, ObjectInfo, ObjectStore, PutResult, VersionedObject } from '../core/ports';
 
 const TEMP_NAME = /^\..+\.tmp-[0-9a-f]{12}$/;
+/** The lock file of a conditional write (putIfMatch): `.<name>.lock` beside the object. */
+const LOCK_NAME = /^\..+\.lock$/;
+/** A lock older than this was left by a killed process: its holder needs milliseconds. */
+const LOCK_STALE_MS = 10_000;
+/** How long putIfMatch waits for a lock before giving up (a transient failure). */
+const LOCK_WAIT_MS = 30_000;
+
+const isHidden = (name: string) => TEMP_NAME.test(name) || LOCK_NAME.test(name);
 
 function isErrno(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes(String((err as NodeJS.ErrnoException).code));
@@ -56,7 +83,7 @@ export class DirectoryStore implements ObjectStore {
       if (segment === '') throw bad('it has an empty path segment');
       if (segment === '.' || segment === '..') throw bad(`it has a '${segment}' segment`);
     }
-    if (TEMP_NAME.test(path.posix.basename(key))) throw bad('its name is reserved for temporary files');
+    if (isHidden(path.posix.basename(key))) throw bad('its name is reserved for temporary files');
     return path.join(this.root, ...key.split('/'));
   }
 
@@ -160,13 +187,28 @@ export class DirectoryStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     if (prefix.startsWith('/') || prefix.split('/').some((s) => s === '.' || s === '..') || prefix.includes('\\')) {
       throw new InputError(`list prefix ${JSON.stringify(prefix)} is not usable in ${this.location}`);
     }
     // Start at the deepest directory the prefix names in full; filter the rest by name.
     const dirPart = prefix.slice(0, prefix.lastIndexOf('/') + 1);
-    yield* this.walk(dirPart, prefix);
+    yield* this.walk(dirPart, prefix, options.modified === true);
+  }
+
+  /** The directory of a key prefix ending in '/', or of '' (the root). */
+  private dirOfKey(dirKey: string): string {
+    return dirKey === '' ? this.root : path.join(this.root, ...dirKey.slice(0, -1).split('/'));
+  }
+
+  /** The entries of a directory; none when it does not exist. */
+  private async readDirOfKey(dirKey: string): Promise<Dirent[]> {
+    try {
+      return await readdir(this.dirOfKey(dirKey), { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
+      throw this.fsError('list', dirKey || '/', err);
+    }
   }
 
   /**
@@ -174,33 +216,26 @@ export class DirectoryStore implements ObjectStore {
    * order. Sorting a directory's entries with '/' appended to subdirectory names makes a
    * depth-first walk produce exactly the lexicographic order of the full keys.
    */
-  private async *walk(dirKey: string, prefix: string): AsyncGenerator<ObjectInfo> {
-    const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.slice(0, -1).split('/'));
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
-      throw this.fsError('list', dirKey || '/', err);
-    }
+  private async *walk(dirKey: string, prefix: string, modified: boolean): AsyncGenerator<ObjectInfo> {
+    const entries = await this.readDirOfKey(dirKey);
     const items = entries
-      .filter((e) => (e.isDirectory() || e.isFile()) && !TEMP_NAME.test(e.name))
+      .filter((e) => (e.isDirectory() || e.isFile()) && !isHidden(e.name))
       .map((e) => ({ key: dirKey + e.name + (e.isDirectory() ? '/' : ''), isDir: e.isDirectory() }))
       .filter((e) => e.key.startsWith(prefix) || (e.isDir && prefix.startsWith(e.key)))
       .sort((a, b) => compareKeys(a.key, b.key));
     for (const item of items) {
       if (item.isDir) {
-        yield* this.walk(item.key, prefix);
+        yield* this.walk(item.key, prefix, modified);
         continue;
       }
-      let size: number;
+      let st;
       try {
-        size = (await stat(path.join(this.root, ...item.key.split('/')))).size;
+        st = await stat(path.join(this.root, ...item.key.split('/')));
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue; // deleted while listing
         throw this.fsError('stat', item.key, err);
       }
-      yield { key: item.key, size };
+      yield { key: item.key, size: st.size, ...(modified ? { modifiedMs: st.mtimeMs } : {}) };
     }
   }
 
@@ -250,6 +285,97 @@ export class DirectoryStore implements ObjectStore {
         `store directory ${this.location} is not readable by this user: fix its permissions or run as its owner`,
         { cause: err },
       );
+    }
+  }
+
+  async getVersioned(key: string): Promise<VersionedObject | undefined> {
+    const file = this.fileOf(key);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
+      throw this.fsError('read', key, err);
+    }
+    return { bytes, etag: sha256Hex(bytes) };
+  }
+
+  /**
+   * The directory emulates S3's conditional PutObject with a lock file created with O_EXCL
+   * around the compare and the rename: only the holder compares and writes. A lock older than
+   * LOCK_STALE_MS was left by a killed holder and is broken.
+   */
+  async putIfMatch(key: string, bytes: Uint8Array, expectedEtag: string | undefined): Promise<{ etag: string }> {
+    const file = this.fileOf(key);
+    const lock = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
+    await this.acquireLock(key, lock);
+    try {
+      const current = await this.getVersioned(key);
+      if (current?.etag !== expectedEtag) throw new PreconditionFailedError(key, this.location);
+      await this.put(
+        key,
+        (async function* () {
+          yield bytes;
+        })(),
+      );
+    } finally {
+      await unlink(lock).catch(() => undefined);
+    }
+    return { etag: sha256Hex(bytes) };
+  }
+
+  private async acquireLock(key: string, lock: string): Promise<void> {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        await mkdir(path.dirname(lock), { recursive: true });
+        const h = await open(lock, 'wx', 0o644);
+        await h.close();
+        return;
+      } catch (err) {
+        // ENOENT: a concurrent delete pruned the directory between mkdir and open.
+        if (!isErrno(err, 'EEXIST', 'ENOENT')) throw this.fsError('lock', key, err);
+      }
+      const st = await stat(lock).catch(() => undefined);
+      if (st !== undefined && Date.now() - st.mtimeMs > LOCK_STALE_MS) {
+        await unlink(lock).catch(() => undefined);
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new TransientError(
+          `cannot write ${key} in ${this.location}: another run holds its lock ${lock}; retry later`,
+        );
+      }
+      await sleep(5 + Math.floor(Math.random() * 20));
+    }
+  }
+
+  /** Temporary files of puts that never finished (see put), anywhere under the root. */
+  async *listTemporary(): AsyncIterable<ObjectInfo> {
+    const walk = async function* (this: DirectoryStore, dirKey: string): AsyncGenerator<ObjectInfo> {
+      const dir = this.dirOfKey(dirKey);
+      const entries = await this.readDirOfKey(dirKey);
+      for (const e of entries.sort((a, b) => compareKeys(a.name, b.name))) {
+        if (e.isDirectory()) {
+          yield* walk.call(this, `${dirKey}${e.name}/`);
+        } else if (e.isFile() && TEMP_NAME.test(e.name)) {
+          const st = await stat(path.join(dir, e.name)).catch(() => undefined);
+          if (st !== undefined) yield { key: dirKey + e.name, size: st.size, modifiedMs: st.mtimeMs };
+        }
+      }
+    };
+    yield* walk.call(this, '');
+  }
+
+  async deleteTemporary(key: string): Promise<void> {
+    const segments = key.split('/');
+    if (!TEMP_NAME.test(segments[segments.length - 1]!) || segments.some((s) => s === '' || s === '.' || s === '..')) {
+      throw new InputError(`${JSON.stringify(key)} is not a temporary file of ${this.location}`);
+    }
+    try {
+      await rm(path.join(this.root, ...segments), { force: true });
+    } catch (err) {
+      throw this.fsError('delete', key, err);
     }
   }
 
@@ -310,4 +436,8 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await h?.close().catch(() => undefined);
   }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

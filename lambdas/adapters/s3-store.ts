@@ -20,13 +20,20 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InputError, ObjectNotFoundError, PermanentError, TransientError } from '../core/errors';
+import {
+  InputError,
+  ObjectNotFoundError,
+  PermanentError,
+  PreconditionFailedError,
+  TransientError,
+} from '../core/errors';
 import { isNetworkError } from './http-retry';
-import type { ObjectInfo, ObjectStore, PutResult } from '../core/ports';
+import type { ListOptions, ObjectInfo, ObjectStore, PutResult, VersionedObject } from '../core/ports';
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -297,7 +304,7 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const fullPrefix = this.prefix === '' ? prefix : `${this.prefix}/${prefix}`;
     let token: string | undefined;
     do {
@@ -311,7 +318,13 @@ export class S3Store implements ObjectStore {
       }
       for (const obj of page.Contents ?? []) {
         if (obj.Key === undefined) continue;
-        yield { key: this.storeKey(obj.Key), size: obj.Size ?? 0 };
+        yield {
+          key: this.storeKey(obj.Key),
+          size: obj.Size ?? 0,
+          ...(options.modified === true && obj.LastModified !== undefined
+            ? { modifiedMs: obj.LastModified.getTime() }
+            : {}),
+        };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
       if (page.IsTruncated && token === undefined) {
@@ -338,6 +351,43 @@ export class S3Store implements ObjectStore {
       await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: 1 }));
     } catch (err) {
       throw this.unusable(err, `s3:ListBucket on the bucket and s3:GetObject on ${this.location}/*`);
+    }
+  }
+
+  async getVersioned(key: string): Promise<VersionedObject | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      if (out.Body === undefined || out.ETag === undefined) throw new Error('GetObject returned no body or no ETag');
+      return { bytes: await out.Body.transformToByteArray(), etag: out.ETag };
+    } catch (err) {
+      const name = (err as SdkError)?.name;
+      if (name === 'NoSuchKey' || (statusOf(err) === 404 && name !== 'NoSuchBucket')) return undefined;
+      throw this.classify('read', key, err);
+    }
+  }
+
+  /**
+   * S3's conditional PutObject: If-Match with the expected ETag, or If-None-Match: * for "only
+   * if absent". S3 answers 412 when the object changed, and 409 when a concurrent conditional
+   * write to the key won. A server that ignores these headers (s3rver 3.7.1 does) gives no
+   * protection: use a server that enforces them.
+   */
+  async putIfMatch(key: string, bytes: Uint8Array, expectedEtag: string | undefined): Promise<{ etag: string }> {
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.objectKey(key),
+          Body: bytes,
+          ...(expectedEtag === undefined ? { IfNoneMatch: '*' } : { IfMatch: expectedEtag }),
+        }),
+      );
+      if (out.ETag === undefined) throw new Error('PutObject returned no ETag');
+      return { etag: out.ETag };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 409) throw new PreconditionFailedError(key, this.location);
+      throw this.classify('write', key, err);
     }
   }
 

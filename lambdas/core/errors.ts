@@ -54,3 +54,13 @@ export class TargetRejectedDataError extends TargetRejectedError {}
 
 /** Before the first sample: the target is not a remote-write receiver that accepts us (HTML, 404, auth). */
 export class TargetProbeError extends InputError {}
+
+/** A conditional write found another version than expected: someone else wrote first. */
+export class PreconditionFailedError extends PermanentError {
+  constructor(
+    readonly key: string,
+    location: string,
+  ) {
+    super(`${key} in ${location} was changed by another run at the same time`);
+  }
+}

@@ -6,6 +6,19 @@ import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from './types';
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
+  /** Last modification, epoch ms: only from list with `modified` (gc needs it). */
+  readonly modifiedMs?: number;
+}
+
+export interface ListOptions {
+  readonly modified?: boolean;
+}
+
+/** A small object read whole, with the tag a conditional write compares against. */
+export interface VersionedObject {
+  readonly bytes: Uint8Array;
+  /** Opaque: equal tags mean the same stored version. */
+  readonly etag: string;
 }
 
 export interface PutResult {
@@ -27,9 +40,25 @@ export interface ObjectStore {
   get(key: string): AsyncIterable<Uint8Array>;
   /** Size of the object, or undefined when absent. */
   head(key: string): Promise<ObjectInfo | undefined>;
-  /** Every key under `prefix`, in lexicographic order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Every key under `prefix`, in lexicographic order; with `modified`, each with its modifiedMs. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;
+  /** Reads a small object whole with its etag; undefined when absent. */
+  getVersioned(key: string): Promise<VersionedObject | undefined>;
+  /**
+   * Writes `bytes` to `key` only if the stored object is still the version `expectedEtag` names
+   * (undefined: only if there is none); otherwise rejects with PreconditionFailedError and
+   * leaves the object as it is. The compare and the write are one atomic step.
+   */
+  putIfMatch(key: string, bytes: Uint8Array, expectedEtag: string | undefined): Promise<{ readonly etag: string }>;
+  /**
+   * Optional: temporary files of puts that never finished (a killed process), which list never
+   * shows, as keys relative to the root. Stores without such files (S3: an unfinished multipart
+   * upload is not an object) leave it out.
+   */
+  listTemporary?(): AsyncIterable<ObjectInfo>;
+  /** Removes a temporary file listTemporary reported. */
+  deleteTemporary?(key: string): Promise<void>;
   /**
    * For commands that write: fails with a message that says what to fix when the store cannot be
    * written (missing bucket, no permission). May create a missing directory store.

@@ -4,7 +4,7 @@
  * the record to S3 actions; the crash test SIGKILLs its own process at one step.
  */
 import { ObjectNotFoundError } from '../../lambdas/core/errors';
-import type { ObjectInfo, ObjectStore, PutResult } from '../../lambdas/core/ports';
+import type { ListOptions, ObjectInfo, ObjectStore, PutResult, VersionedObject } from '../../lambdas/core/ports';
 
 export type StoreOp = 'get' | 'head' | 'list' | 'put' | 'delete';
 
@@ -87,9 +87,9 @@ export class RecordingStore implements ObjectStore {
     return info;
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
     const index = this.begin('list', prefix);
-    yield* this.inner.list(prefix);
+    yield* this.inner.list(prefix, options);
     this.end(index);
   }
 
@@ -97,6 +97,23 @@ export class RecordingStore implements ObjectStore {
     const index = this.begin('delete', key);
     await this.inner.delete(key);
     this.end(index);
+  }
+
+  /** Recorded as a get: S3 needs the same permission (GetObject). */
+  async getVersioned(key: string): Promise<VersionedObject | undefined> {
+    const index = this.begin('get', key);
+    const found = await this.inner.getVersioned(key);
+    if (found === undefined) this.calls[index - 1]!.missing = true;
+    this.end(index);
+    return found;
+  }
+
+  /** Recorded as a put: a conditional PutObject. */
+  async putIfMatch(key: string, bytes: Uint8Array, expectedEtag: string | undefined): Promise<{ etag: string }> {
+    const index = this.begin('put', key);
+    const result = await this.inner.putIfMatch(key, bytes, expectedEtag);
+    this.end(index);
+    return result;
   }
 
   check(): Promise<void> {
