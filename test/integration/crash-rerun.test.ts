@@ -4,7 +4,6 @@
  * store verifies, the shard reads back as exactly the old backup or the new one, and the next
  * normal and forced runs complete. Against the directory store and the S3 store (s3rver).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +22,7 @@ import {
   type DataVariant,
   type KillPoint,
 } from '../harness/crash-backup';
+import { runTsChild, type ChildExit } from '../harness/child';
 import { RecordingStore } from '../harness/recording-store';
 import { startS3rver, type S3rverHandle } from '../harness/s3rver';
 
@@ -35,27 +35,8 @@ const EXPECTED: Record<DataVariant, string[]> = {
   new: sampleLines(generatedSeries('new', CRASH_SHARD.window)),
 };
 
-interface ChildExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stderr: string;
-}
-
 function runChild(env: Record<string, string>): Promise<ChildExit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', 'tsx/cjs', CHILD], {
-      env: { ...process.env, ...S3_ENV, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stderr });
-    });
-  });
+  return runTsChild(CHILD, { ...S3_ENV, ...env });
 }
 
 const backup = (store: ObjectStore, variant: DataVariant, force: boolean) =>
