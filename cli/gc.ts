@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { collectGarbage, DEFAULT_GC_GRACE_MS, type GcReport } from '../lambdas/core/gc';
 import { formatDuration, parseDuration } from '../lambdas/core/time';
-import { formatBytes, printJson } from './output';
+import { EXIT, EXIT_CODES_HELP, formatBytes, printJson } from './output';
 
 interface GcFlags {
   store: string;
@@ -32,6 +32,7 @@ export function registerGcCommand(program: Command): void {
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--region <region>', 'AWS region of the bucket')
     .option('--json', 'print one JSON object as the last stdout line')
+    .addHelpText('after', EXIT_CODES_HELP)
     .action(gcCommand);
 }
 
@@ -44,8 +45,7 @@ export async function gcCommand(flags: GcFlags): Promise<void> {
   for (const f of report.failures) process.stderr.write(`cannot delete ${f.key}: ${f.error}\n`);
   if (flags.json) printJson({ store: store.location, grace_ms: graceMs, ...report, failed: report.failures.length });
   else process.stdout.write(describeGc(store.location, report));
-  // Finished but not everything asked was done: the contract's exit 3.
-  if (report.failures.length > 0) process.exitCode = 3;
+  if (report.failures.length > 0) process.exitCode = EXIT.incomplete;
 }
 
 export function describeGc(location: string, r: GcReport): string {
