@@ -5,14 +5,13 @@
 import type { Command } from 'commander';
 import { collectGarbage, DEFAULT_GC_GRACE_MS, type GcReport } from '../lambdas/core/gc';
 import { formatDuration, parseDuration } from '../lambdas/core/time';
+import { storeOptions, type StoreFlags } from './store-flags';
 import { EXIT, EXIT_CODES_HELP, formatBytes, printJson } from './output';
 
-interface GcFlags {
+interface GcFlags extends StoreFlags {
   store: string;
   grace: string;
   dryRun?: boolean;
-  s3Endpoint?: string;
-  region?: string;
   json?: boolean;
 }
 
@@ -31,6 +30,7 @@ export function registerGcCommand(program: Command): void {
     .option('--dry-run', 'print what would be deleted; delete nothing')
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--region <region>', 'AWS region of the bucket')
+    .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
     .option('--json', 'print one JSON object as the last stdout line')
     .addHelpText('after', EXIT_CODES_HELP)
     .action(gcCommand);
@@ -38,8 +38,9 @@ export function registerGcCommand(program: Command): void {
 
 export async function gcCommand(flags: GcFlags): Promise<void> {
   const graceMs = parseDuration(flags.grace, '--grace');
+  const options = storeOptions(flags);
   const { openStore } = require('../lambdas/adapters/open-store') as typeof import('../lambdas/adapters/open-store');
-  const store = openStore(flags.store, { s3Endpoint: flags.s3Endpoint, region: flags.region });
+  const store = openStore(flags.store, options);
   await store.check();
   const report = await collectGarbage(store, { nowMs: Date.now(), graceMs, dryRun: flags.dryRun === true });
   for (const f of report.failures) process.stderr.write(`cannot delete ${f.key}: ${f.error}\n`);
