@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { version } from '../package.json';
-import { EXIT_CODES_HELP, reportError } from './output';
+import { EXIT_CODES_HELP, redactOutput, reportError } from './output';
 import { registerGcCommand } from './gc';
 import { registerRunCommand } from './run';
 
@@ -56,10 +56,10 @@ export function buildProgram(): Command {
     .addOption(replicaLabelOption())
     .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. http://127.0.0.1:4568')
     .option('--region <region>', 'AWS region of the bucket')
-
     .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
-    .option('--basic-auth <user:password>', 'basic auth for the source')
-    .option('--bearer-token-file <file>', 'bearer token for the source')
+    .option('--basic-auth <user:password>', 'basic auth for the source (visible in the process list: prefer the file)')
+    .option('--basic-auth-file <file>', 'file holding user:password for the source (or $PROMVAULT_BASIC_AUTH)')
+    .option('--bearer-token-file <file>', 'bearer token for the source (or $PROMVAULT_BEARER_TOKEN)')
     .option('--header <name: value>', 'extra header for the source; repeatable', collect, [])
     .option('--timeout <duration>', 'per-request timeout for the source', '2m')
     .addOption(new Option('--concurrency <n>', 'shards pulled at once').default('4'))
@@ -116,8 +116,15 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     .option('--dry-run', 'print the plan (shards, series, samples, bytes) and write nothing')
     .option('--batch-samples <n>', 'samples per remote-write request', '5000')
     .option('--concurrency <n>', 'requests in flight at once', '4')
-    .option('--target-basic-auth <user:password>', 'basic auth for the target')
-    .option('--target-bearer-token-file <file>', 'bearer token for the target')
+    .option(
+      '--target-basic-auth <user:password>',
+      'basic auth for the target (visible in the process list: prefer the file)',
+    )
+    .option(
+      '--target-basic-auth-file <file>',
+      'file holding user:password for the target (or $PROMVAULT_TARGET_BASIC_AUTH)',
+    )
+    .option('--target-bearer-token-file <file>', 'bearer token for the target (or $PROMVAULT_TARGET_BEARER_TOKEN)')
     .option('--target-header <name: value>', 'extra header, e.g. X-Scope-OrgID: tenant; repeatable', collect, [])
     .option('--report <file>', 'keep the JSON report in this file, rewritten after every shard (for --resume)')
     .option('--resume <report.json>', 'go on from a restore that stopped: skip the shards its report completed')
@@ -147,7 +154,7 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     .option('--to <time>', 'only shards overlapping this range')
     .option(
       '--against <prometheus-url>',
-      'compare every sample with this source over remote read; repeat for HA replicas',
+      'compare every sample with this source over remote read; repeat for HA replicas (auth: $PROMVAULT_BASIC_AUTH or $PROMVAULT_BEARER_TOKEN)',
       collect,
       [],
     )
@@ -172,6 +179,7 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
 }
 
 export async function main(argv: string[]): Promise<number> {
+  redactOutput();
   const program = buildProgram();
   const json = argv.includes('--json');
   try {

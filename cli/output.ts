@@ -1,4 +1,8 @@
-/** Output conventions: human text on stdout, or with --json one JSON object as the last stdout line. */
+/**
+ * Output conventions: human text on stdout, or with --json one JSON object as the last stdout line.
+ * Nothing the process prints carries a secret: redactOutput() puts the secrets redactor in front of
+ * stdout and stderr; only the data an export streams to stdout goes around it, byte for byte.
+ */
 import { InputError, PromvaultError } from '../lambdas/core/errors';
 import type { Gap, GapPair } from '../lambdas/core/restore/coverage';
 import type { UnreadableManifest } from '../lambdas/core/manifest';
@@ -18,9 +22,29 @@ Exit codes:
      and in --json
   1  the run failed
   2  bad input (a flag, a store that holds no promvault backups): nothing was done`;
+import { secrets } from '../lambdas/core/redact';
+
+const writeStdoutUnredacted = process.stdout.write.bind(process.stdout);
+let redacting = false;
+
+/** From here on, every string written to stdout or stderr is redacted (user info in URLs, registered secrets). */
+export function redactOutput(): void {
+  if (redacting) return;
+  redacting = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+      write(typeof chunk === 'string' ? secrets.text(chunk) : chunk, ...rest)) as typeof stream.write;
+  }
+}
+
+/** Writes exported data: to stdout unredacted (labels are byte-exact), to a file as is. */
+export function writeData(out: NodeJS.WritableStream, text: string): boolean {
+  return out === process.stdout ? writeStdoutUnredacted(text) : out.write(text);
+}
 
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n');
+  process.stdout.write(JSON.stringify(secrets.value(value)) + '\n');
 }
 
 export function formatBytes(n: number): string {
@@ -74,7 +98,7 @@ export async function duringRun<T>(work: () => Promise<T>): Promise<T> {
 export function reportError(thrown: unknown, json: boolean): number {
   const err = thrown instanceof RunFailure ? thrown.error : thrown;
   const known = err instanceof PromvaultError;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = secrets.text(err instanceof Error ? err.message : String(err));
   process.stderr.write(`promvault: ${known ? message : ((err as Error)?.stack ?? message)}\n`);
   if (json) printJson({ error: message, error_name: err instanceof Error ? err.name : 'Error' });
   return thrown instanceof RunFailure ? EXIT.failed : EXIT.badInput;

@@ -16,10 +16,10 @@ import type { LabelMatcher } from '../lambdas/core/types';
 import { openStore } from '../lambdas/adapters/open-store';
 import { storeOptions } from './store-flags';
 import { HttpRemoteWriter } from '../lambdas/adapters/remote-write-http';
-import { parseBasicAuth, parseHeaders, readToken } from './source';
+import { parseHeaders, registerUrlSecret, resolveAuth } from './source';
 import { parseConcurrency } from './backup';
 import { createProgress } from './progress';
-import { EXIT, duringRun, formatBytes, formatCount, gapPairs, printJson, warnIncomplete } from './output';
+import { EXIT, duringRun, formatBytes, formatCount, gapPairs, printJson, warnIncomplete, writeData } from './output';
 import { ReportFile, readResume } from './restore-report';
 import { readBackUrl, verifyRestored, type ReadBackReport } from '../lambdas/core/restore/verify-back';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
@@ -64,6 +64,7 @@ interface RestoreFlags extends SelectionFlags {
   batchSamples: string;
   concurrency: string;
   targetBasicAuth?: string;
+  targetBasicAuthFile?: string;
   targetBearerTokenFile?: string;
   targetHeader: string[];
   report?: string;
@@ -90,6 +91,7 @@ function targetUrl(text: string | undefined, flag = '--target'): string {
     );
   try {
     const url = new URL(text);
+    registerUrlSecret(url);
     if (url.protocol === 'http:' || url.protocol === 'https:') return url.toString();
   } catch {
     // fall through to the message below
@@ -104,8 +106,14 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const batchSamples = parseConcurrency(flags.batchSamples, '--batch-samples', 1_000_000);
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency', 64);
   const headers = parseHeaders(flags.targetHeader, '--target-header');
-  const basicAuth = parseBasicAuth(flags.targetBasicAuth, '--target-basic-auth');
-  const bearerToken = readToken(flags.targetBearerTokenFile, '--target-bearer-token-file');
+  const { basicAuth, bearerToken } = resolveAuth(
+    {
+      basicAuth: flags.targetBasicAuth,
+      basicAuthFile: flags.targetBasicAuthFile,
+      bearerTokenFile: flags.targetBearerTokenFile,
+    },
+    'target-',
+  );
   const sel = await select(flags);
   const { plan } = sel;
   const coverage = coverageOf(plan);
@@ -276,7 +284,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
   }
   await duringRun(async () => {
     for await (const text of toOpenMetrics(pieces(), counts)) {
-      if (!out.write(text)) await once(out, 'drain');
+      if (!writeData(out, text)) await once(out, 'drain');
     }
     if (!toStdout) {
       out.end();

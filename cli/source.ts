@@ -1,6 +1,11 @@
-/** Turns --source (one or more HA replicas) and its auth flags into a reader, checked before any work starts. */
+/**
+ * Turns --source (one or more HA replicas) and its auth flags into a reader, checked before any
+ * work starts. Every secret read here is registered for redaction before anything can print it.
+ */
 import { readFileSync } from 'node:fs';
 import { InputError, SourceRejectedError } from '../lambdas/core/errors';
+import { secrets } from '../lambdas/core/redact';
+import { registerCredentials, type HttpCredentials } from '../lambdas/adapters/http-auth';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
 import { validateSourceName } from '../lambdas/core/shard';
 import type { PrometheusReader } from '../lambdas/core/ports';
@@ -15,6 +20,7 @@ export interface SourceFlags {
   replicaLabel?: string[];
   sourceName?: string;
   basicAuth?: string;
+  basicAuthFile?: string;
   bearerTokenFile?: string;
   header?: string[];
   timeout?: string;
@@ -24,6 +30,7 @@ export function remoteReadUrl(source: string): URL {
   let url: URL;
   try {
     url = new URL(source);
+    registerUrlSecret(url);
   } catch {
     throw new InputError(
       `--source ${JSON.stringify(source)} is not a URL: give the Prometheus base URL, e.g. http://prometheus:9090`,
@@ -43,6 +50,13 @@ export function sourceName(flags: SourceFlags): string {
   return validateSourceName(`${url.hostname}${url.port ? '_' + url.port : ''}`.replace(/[^A-Za-z0-9._-]/g, '_'));
 }
 
+/** User info in a URL still authenticates (as an Authorization header) but is never printed. */
+export function registerUrlSecret(url: URL): void {
+  if (url.username || url.password)
+    secrets.addBasicAuth(decodeURIComponent(url.username), decodeURIComponent(url.password));
+}
+
+// Header values may carry tokens (Authorization, X-Scope-OrgID): all of them are treated as secrets.
 export function parseHeaders(list: readonly string[] | undefined, flag: string): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const h of list ?? []) {
@@ -50,6 +64,7 @@ export function parseHeaders(list: readonly string[] | undefined, flag: string):
     if (i <= 0)
       throw new InputError(`${flag} ${JSON.stringify(h)} must look like 'Name: value', e.g. 'X-Scope-OrgID: tenant1'`);
     headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+    secrets.add(h.slice(i + 1).trim());
   }
   return headers;
 }
@@ -61,16 +76,77 @@ export function parseBasicAuth(
   if (text === undefined) return undefined;
   const i = text.indexOf(':');
   if (i <= 0) throw new InputError(`${flag} must be 'user:password'`);
-  return { username: text.slice(0, i), password: text.slice(i + 1) };
+  const auth = { username: text.slice(0, i), password: text.slice(i + 1) };
+  secrets.addBasicAuth(auth.username, auth.password);
+  return auth;
 }
 
 export function readToken(file: string | undefined, flag: string): string | undefined {
   if (file === undefined) return undefined;
+  let token: string;
   try {
-    return readFileSync(file, 'utf8').trim();
+    token = readFileSync(file, 'utf8').trim();
   } catch (err) {
     throw new InputError(`${flag} ${file} cannot be read: ${(err as Error).message}`);
   }
+  if (token === '') throw new InputError(`${flag} ${file} is empty: put the token (or user:password) in it`);
+  secrets.add(token);
+  return token;
+}
+
+/** The auth flags of one endpoint, e.g. --basic-auth or --target-basic-auth. */
+export interface AuthFlags {
+  readonly basicAuth?: string;
+  readonly basicAuthFile?: string;
+  readonly bearerTokenFile?: string;
+}
+
+/**
+ * Credentials of the source (`prefix` '') or the target ('target-'), from files or the
+ * environment (PROMVAULT_BASIC_AUTH / PROMVAULT_BEARER_TOKEN, PROMVAULT_TARGET_… for the target),
+ * so they stay out of the process list. A flag wins over the environment.
+ */
+export function resolveAuth(
+  flags: AuthFlags,
+  prefix: '' | 'target-',
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+): Pick<HttpCredentials, 'basicAuth' | 'bearerToken'> {
+  const flag = (name: string) => `--${prefix}${name}`;
+  const envName = (name: string) => `PROMVAULT_${prefix.toUpperCase().replace('-', '_')}${name}`;
+  if (flags.basicAuth !== undefined && !warned.has(prefix)) {
+    warned.add(prefix);
+    warn(
+      `promvault: warning: ${flag('basic-auth')} is visible to every user of this machine in the process list; use ${flag('basic-auth-file')} or ${envName('BASIC_AUTH')}`,
+    );
+  }
+  const basicText =
+    flags.basicAuth ??
+    (flags.basicAuthFile !== undefined ? readToken(flags.basicAuthFile, flag('basic-auth-file')) : undefined) ??
+    (flags.bearerTokenFile === undefined ? nonEmpty(env[envName('BASIC_AUTH')]) : undefined);
+  const basicFlag =
+    flags.basicAuth !== undefined
+      ? flag('basic-auth')
+      : flags.basicAuthFile !== undefined
+        ? `${flag('basic-auth-file')} ${flags.basicAuthFile}`
+        : envName('BASIC_AUTH');
+  const basicAuth = parseBasicAuth(basicText, basicFlag);
+  const bearerToken =
+    readToken(flags.bearerTokenFile, flag('bearer-token-file')) ??
+    (basicAuth === undefined ? nonEmpty(env[envName('BEARER_TOKEN')]) : undefined);
+  if (basicAuth && bearerToken) {
+    throw new InputError(
+      `both basic auth and a bearer token are given for the ${prefix ? 'target' : 'source'}: keep one of ${flag('basic-auth-file')} and ${flag('bearer-token-file')}`,
+    );
+  }
+  return registerCredentials({ basicAuth, bearerToken });
+}
+
+/** Each endpoint's process-list warning is printed once, however many replicas share its flags. */
+const warned = new Set<string>();
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === '' ? undefined : text;
 }
 
 export interface SourceReader {
@@ -137,8 +213,7 @@ export function openSource(
 export function openReader(flags: SourceFlags, timeoutMs: number): HttpRemoteReader {
   return new HttpRemoteReader({
     url: remoteReadUrl(flags.source[0]!).toString(),
-    basicAuth: parseBasicAuth(flags.basicAuth, '--basic-auth'),
-    bearerToken: readToken(flags.bearerTokenFile, '--bearer-token-file'),
+    ...resolveAuth(flags, ''),
     headers: parseHeaders(flags.header, '--header'),
     timeoutMs,
   });

@@ -1,8 +1,10 @@
 /**
  * Structured logs: one JSON line per event with level, msg, time and the run's context
  * (runId, source, shard). Callers pass only what may be read by anyone with log access;
- * as a second line of defence, fields whose names look like credentials are redacted.
+ * as a second line of defence, fields whose names look like credentials are redacted, and the
+ * message and every string in the fields (error texts too) go through the secrets redactor.
  */
+import { secrets, type Redactor } from '../core/redact';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -29,6 +31,8 @@ export interface LoggerOptions {
   readonly level?: LogLevel;
   readonly fields?: LogFields;
   readonly nowMs?: () => number;
+  /** Known secret values to take out of every line; default: the process's registry. */
+  readonly redactor?: Redactor;
 }
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -39,13 +43,12 @@ export function parseLogLevel(text: string | undefined): LogLevel {
   return t === 'debug' || t === 'warn' || t === 'error' ? t : 'info';
 }
 
-function redact(value: unknown, depth = 0): unknown {
-  if (value === null || typeof value !== 'object') return value;
+function redactFields(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Error) return value;
   if (depth > 4) return '[nested]';
-  if (value instanceof Error) return { name: value.name, message: value.message };
-  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELD.test(k) ? '[redacted]' : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_FIELD.test(k) ? '[redacted]' : redactFields(v, depth + 1);
   return out;
 }
 
@@ -54,9 +57,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const min = RANK[options.level ?? 'info'];
   const nowMs = options.nowMs ?? Date.now;
   const base = options.fields ?? {};
+  const redactor = options.redactor ?? secrets;
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < min) return;
-    const line = { level, msg, time: new Date(nowMs()).toISOString(), ...(redact({ ...base, ...fields }) as object) };
+    const rest = redactor.value(redactFields({ ...base, ...fields })) as object;
+    const line = { level, msg: redactor.text(msg), time: new Date(nowMs()).toISOString(), ...rest };
     sink(JSON.stringify(line));
   };
   return {

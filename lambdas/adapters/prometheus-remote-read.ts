@@ -13,6 +13,7 @@ import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../core/type
 import { formatIso } from '../core/time';
 import { compareLabels } from '../core/labels';
 import { PRODUCT_USER_AGENT } from '../core/version';
+import { authHeaders, type HttpCredentials } from './http-auth';
 import { CorruptFrameError, DecodeError } from '../core/prom/decode-error';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/prom/frames';
 import { newReadStats, piecesFromStream, trimPiece, type ReadStats } from '../core/prom/chunks-to-pieces';
@@ -47,6 +48,8 @@ export interface RemoteReadOptions {
   readonly onUnsupportedChunk?: (labels: Labels, encoding: number) => void;
   /** Called when a read ends successfully. */
   readonly onReadDone?: (info: { window: TimeWindow; responseType: 'streamed' | 'samples'; stats: ReadStats }) => void;
+  /** Re-reads the credentials (e.g. a rotated secret); called once when the source answers 401/403. */
+  readonly refreshCredentials?: () => Promise<HttpCredentials>;
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -116,7 +119,7 @@ export class HttpRemoteReader implements PrometheusReader {
   private readonly url: string;
   private readonly fetchImpl: typeof fetch;
   private readonly timeoutMs: number;
-  private readonly headers: Record<string, string>;
+  private headers: Record<string, string>;
 
   constructor(private readonly options: RemoteReadOptions) {
     const url = new URL(options.url);
@@ -130,20 +133,17 @@ export class HttpRemoteReader implements PrometheusReader {
     this.endpoint = describeUrl(url);
     this.fetchImpl = options.fetchImpl ?? fetch;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const headers: Record<string, string> = {
+    this.headers = this.headersWith({ ...options, basicAuth });
+  }
+
+  private headersWith(credentials: HttpCredentials): Record<string, string> {
+    return {
       'Content-Encoding': 'snappy',
       'Content-Type': CONTENT_TYPE_PROTOBUF,
       'X-Prometheus-Remote-Read-Version': '0.1.0',
       'User-Agent': PRODUCT_USER_AGENT,
-      ...options.headers,
+      ...authHeaders(credentials),
     };
-    if (basicAuth) {
-      headers['Authorization'] =
-        'Basic ' + Buffer.from(`${basicAuth.username}:${basicAuth.password}`, 'utf8').toString('base64');
-    } else if (options.bearerToken) {
-      headers['Authorization'] = `Bearer ${options.bearerToken}`;
-    }
-    this.headers = headers;
   }
 
   /** Every sample of the window of every matching series; streamed when the server can. */
@@ -232,6 +232,7 @@ export class HttpRemoteReader implements PrometheusReader {
     matchers: readonly LabelMatcher[],
     accepted: number[],
     signal: AbortSignal | undefined,
+    refreshed = false,
   ): AsyncGenerator<SeriesPiece, void, undefined> {
     if (!(window.endMs > window.startMs)) return;
     const what = `remote read from ${this.endpoint} for ${describeWindow(window)}`;
@@ -289,6 +290,14 @@ export class HttpRemoteReader implements PrometheusReader {
 
       if (!response.ok) {
         const text = await this.readErrorBody(chunks);
+        if ((response.status === 401 || response.status === 403) && this.options.refreshCredentials && !refreshed) {
+          // A secret rotated since it was read gets one more try, once per request.
+          const fresh = await this.options.refreshCredentials();
+          this.headers = this.headersWith({ headers: this.options.headers, ...fresh });
+          yield* this.readWith(window, matchers, accepted, signal, true);
+          finished = true;
+          return;
+        }
         const message = `${what} failed: HTTP ${response.status}${response.statusText ? ' ' + response.statusText : ''}: ${quoteBody(text)}`;
         if (response.status >= 500 || response.status === 429 || response.status === 408) {
           throw new SourceUnavailableError(message);

@@ -20,6 +20,7 @@ import {
   sleep,
   type RetryPolicy,
 } from './http-retry';
+import { authHeaders, type HttpCredentials } from './http-auth';
 
 export interface RemoteWriteOptions {
   readonly url: string;
@@ -33,6 +34,18 @@ export interface RemoteWriteOptions {
   readonly fetchImpl?: typeof fetch;
   /** Seam for request signing (SigV4 for Amazon Managed Prometheus): returns extra headers. */
   readonly sign?: (body: Uint8Array, headers: Record<string, string>) => Promise<Record<string, string>>;
+  /** Re-reads the credentials (e.g. a rotated secret); called once when the target answers 401/403. */
+  readonly refreshCredentials?: () => Promise<HttpCredentials>;
+}
+
+/** The URL without user info, and the user info as basic auth (an explicit basicAuth wins). */
+export function splitUserInfo(text: string): { url: string; basicAuth?: HttpCredentials['basicAuth'] } {
+  const url = new URL(text);
+  if (!url.username && !url.password) return { url: text };
+  const basicAuth = { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  url.username = '';
+  url.password = '';
+  return { url: url.toString(), basicAuth };
 }
 
 /** What a rejection means and what the user must change. */
@@ -71,26 +84,26 @@ export class HttpRemoteWriter implements RemoteWriter {
   readonly endpoint: string;
   private readonly post: HttpPost;
   private readonly retry: RetryPolicy;
-  private readonly baseHeaders: Record<string, string>;
+  private baseHeaders: Record<string, string>;
   private readonly scratch = new Scratch();
 
   constructor(private readonly options: RemoteWriteOptions) {
-    this.endpoint = options.url;
+    // User info in the URL becomes an Authorization header: the URL itself appears in messages.
+    const { url, basicAuth } = splitUserInfo(options.url);
+    this.endpoint = url;
     this.post = options.fetchImpl ? fetchPost(options.fetchImpl) : nodeHttpPost();
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.baseHeaders = {
+    this.baseHeaders = this.headersWith({ ...options, basicAuth: options.basicAuth ?? basicAuth });
+  }
+
+  private headersWith(credentials: HttpCredentials): Record<string, string> {
+    return {
       'Content-Encoding': 'snappy',
       'Content-Type': 'application/x-protobuf',
       'X-Prometheus-Remote-Write-Version': '0.1.0',
       'User-Agent': PRODUCT_USER_AGENT,
-      ...(options.headers ?? {}),
+      ...authHeaders(credentials),
     };
-    if (options.basicAuth) {
-      const token = Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64');
-      this.baseHeaders.Authorization = `Basic ${token}`;
-    } else if (options.bearerToken) {
-      this.baseHeaders.Authorization = `Bearer ${options.bearerToken}`;
-    }
   }
 
   prepare(batch: WriteBatch): WriteBatch {
@@ -168,9 +181,12 @@ export class HttpRemoteWriter implements RemoteWriter {
     signal: AbortSignal | undefined,
     settled: (res: PostResponse) => boolean,
   ): Promise<string | undefined> {
-    const headers = this.options.sign
-      ? { ...this.baseHeaders, ...(await this.options.sign(body, this.baseHeaders)) }
-      : this.baseHeaders;
+    const signed = async () =>
+      this.options.sign
+        ? { ...this.baseHeaders, ...(await this.options.sign(body, this.baseHeaders)) }
+        : this.baseHeaders;
+    let headers = await signed();
+    let refreshed = false;
     let lastProblem = '';
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       let waitMs: number | undefined;
@@ -181,6 +197,15 @@ export class HttpRemoteWriter implements RemoteWriter {
           timeoutMs: this.options.timeoutMs ?? 30_000,
           signal,
         });
+        if ((res.status === 401 || res.status === 403) && this.options.refreshCredentials && !refreshed) {
+          // A secret rotated since it was read gets one more try, once per request, at once.
+          refreshed = true;
+          const fresh = await this.options.refreshCredentials();
+          this.baseHeaders = this.headersWith({ headers: this.options.headers, ...fresh });
+          headers = await signed();
+          attempt--;
+          continue;
+        }
         if (settled(res)) return undefined;
         lastProblem = `HTTP ${res.status}: ${res.text.trim().slice(0, 500) || res.statusText}`;
         waitMs = retryAfterMs(res.header('retry-after'), Date.now());

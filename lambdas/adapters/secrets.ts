@@ -1,21 +1,29 @@
 /**
- * HTTP credentials from Secrets Manager, fetched once per secret and kept for the container's
- * lifetime. Secret values never reach a log line or an error message: errors name the secret,
- * never its content (JSON.parse's own message quotes the text, so it is not passed on).
+ * HTTP credentials from Secrets Manager, cached for a lifetime (a rotated secret is picked up
+ * within it) and re-read at once when a server refuses them. Secret values never reach a log
+ * line or an error message: errors name the secret, never its content (JSON.parse's own message
+ * quotes the text, so it is not passed on), and every value read is registered for redaction.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InputError, PermanentError, TransientError } from '../core/errors';
+import { registerCredentials, type HttpCredentials } from './http-auth';
 
-/** What a source or a target needs to authenticate; at most one of basicAuth and bearerToken. */
-export interface HttpCredentials {
-  readonly basicAuth?: { readonly username: string; readonly password: string };
-  readonly bearerToken?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-}
+export type { HttpCredentials } from './http-auth';
 
 export interface SecretsProvider {
   /** The credentials stored in the secret called `name`. */
   credentials(name: string): Promise<HttpCredentials>;
+  /** Reads the secret again, past any cache: a server refused what `credentials` gave. */
+  refresh?(name: string): Promise<HttpCredentials>;
+}
+
+/** A callback that re-reads secret `name` past the cache, when `provider` can. */
+export function refresher(
+  provider: SecretsProvider,
+  name: string | undefined,
+): (() => Promise<HttpCredentials>) | undefined {
+  const refresh = provider.refresh?.bind(provider);
+  return name === undefined || refresh === undefined ? undefined : () => refresh(name);
 }
 
 const SHAPES = '{"username","password"}, {"bearerToken"} or {"headers":{"Name":"value"}}';
@@ -59,11 +67,18 @@ export function parseCredentials(text: string, name: string): HttpCredentials {
   }
   if (!out.basicAuth && !out.bearerToken && !out.headers)
     throw new InputError(`secret ${name} holds no credentials: store ${SHAPES}`);
-  return out;
+  return registerCredentials(out);
 }
+
+/** How long a secret read from Secrets Manager is used before it is read again. */
+export const DEFAULT_SECRET_TTL_MS = 5 * 60_000;
 
 export interface SecretsManagerCredentialsOptions {
   readonly client?: SecretsManagerClient;
+  /** @default DEFAULT_SECRET_TTL_MS (5 minutes) */
+  readonly ttlMs?: number;
+  /** @default Date.now */
+  readonly nowMs?: () => number;
 }
 
 /** Secrets Manager answers in well under a second: bounds to connect and to answer (README, "Timeouts"). */
@@ -83,21 +98,30 @@ export function createSecretsClient(options: { endpoint?: string; region?: strin
 
 export class SecretsManagerCredentials implements SecretsProvider {
   private readonly client: SecretsManagerClient;
-  private readonly cache = new Map<string, Promise<HttpCredentials>>();
+  private readonly ttlMs: number;
+  private readonly nowMs: () => number;
+  private readonly cache = new Map<string, { readonly value: Promise<HttpCredentials>; readonly readAtMs: number }>();
 
   constructor(options: SecretsManagerCredentialsOptions = {}) {
     this.client = options.client ?? createSecretsClient();
+    this.ttlMs = options.ttlMs ?? DEFAULT_SECRET_TTL_MS;
+    this.nowMs = options.nowMs ?? Date.now;
   }
 
   credentials(name: string): Promise<HttpCredentials> {
-    let pending = this.cache.get(name);
-    if (pending === undefined) {
-      pending = this.fetch(name);
-      // A failed fetch is not cached: the next invocation tries again.
-      pending.catch(() => this.cache.delete(name));
-      this.cache.set(name, pending);
-    }
-    return pending;
+    const cached = this.cache.get(name);
+    if (cached !== undefined && this.nowMs() - cached.readAtMs < this.ttlMs) return cached.value;
+    return this.refresh(name);
+  }
+
+  refresh(name: string): Promise<HttpCredentials> {
+    const entry = { value: this.fetch(name), readAtMs: this.nowMs() };
+    // A failed fetch is not cached: the next call tries again.
+    entry.value.catch(() => {
+      if (this.cache.get(name) === entry) this.cache.delete(name);
+    });
+    this.cache.set(name, entry);
+    return entry.value;
   }
 
   private async fetch(name: string): Promise<HttpCredentials> {

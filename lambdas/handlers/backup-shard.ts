@@ -8,6 +8,7 @@ import { backupShard } from '../core/backup/shard';
 import { replicaReader } from '../core/backup/replicas';
 import { formatIso } from '../core/time';
 import { findSource } from '../adapters/runtime-config';
+import { refresher } from '../adapters/secrets';
 import { HANDLERS, type BackupShardOutput, type BackupShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
@@ -25,7 +26,9 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       ? await deps.secrets.credentials(source.credentialsSecretName)
       : undefined;
     const reader = replicaReader(
-      source.remoteReadUrls.map((url) => deps.reader(url, credentials)),
+      source.remoteReadUrls.map((url) =>
+        deps.reader(url, credentials, credentials && refresher(deps.secrets, source.credentialsSecretName)),
+      ),
       {
         mode: source.replicaMode,
         replicaLabels: source.replicaLabels,

@@ -26,8 +26,9 @@ export interface HandlerDeps {
   readonly config: () => RuntimeConfig;
   readonly store: (config: RuntimeConfig) => ObjectStore;
   /** One replica of a source; backup-shard combines the replicas (core/backup/replicas.ts). */
-  readonly reader: (url: string, credentials: HttpCredentials | undefined) => PrometheusReader;
-  readonly writer: (url: string, credentials: HttpCredentials | undefined) => RemoteWriter;
+  /** `refresh` re-reads the credentials once when the server refuses them (a rotated secret). */
+  readonly reader: (url: string, credentials: HttpCredentials | undefined, refresh?: Refresh) => PrometheusReader;
+  readonly writer: (url: string, credentials: HttpCredentials | undefined, refresh?: Refresh) => RemoteWriter;
   readonly thawer: (config: RuntimeConfig) => ArchiveThawer;
   readonly secrets: SecretsProvider;
   readonly nowMs: () => number;
@@ -36,6 +37,8 @@ export interface HandlerDeps {
   /** Work is aborted this long before Lambda's own timeout, so Step Functions can retry. */
   readonly timeoutMarginMs: number;
 }
+
+type Refresh = () => Promise<HttpCredentials>;
 
 export const DEFAULT_TIMEOUT_MARGIN_MS = 10_000;
 /** Remote read of one shard: long, since a shard may be large; the Lambda timeout bounds it anyway. */
@@ -71,8 +74,9 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
         stores.set(config, (store = new S3Store({ bucket: config.bucket, prefix: config.prefix, client: s3() })));
       return store;
     },
-    reader: (url, credentials) => new HttpRemoteReader({ url, ...credentials, timeoutMs: READ_TIMEOUT_MS }),
-    writer: (url, credentials) => new HttpRemoteWriter({ url, ...credentials }),
+    reader: (url, credentials, refresh) =>
+      new HttpRemoteReader({ url, ...credentials, refreshCredentials: refresh, timeoutMs: READ_TIMEOUT_MS }),
+    writer: (url, credentials, refresh) => new HttpRemoteWriter({ url, ...credentials, refreshCredentials: refresh }),
     thawer: (config) => {
       let thawer = thawers.get(config);
       if (!thawer)
@@ -82,7 +86,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
         );
       return thawer;
     },
-    secrets: { credentials: (name) => secrets().credentials(name) },
+    secrets: { credentials: (name) => secrets().credentials(name), refresh: (name) => secrets().refresh(name) },
     nowMs: Date.now,
     log: createLogger({ level: parseLogLevel(env.LOG_LEVEL) }),
     metrics: createMetricsEmitter(),

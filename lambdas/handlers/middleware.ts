@@ -10,6 +10,7 @@
 import type middy from '@middy/core';
 import type { Logger, LogFields } from '../adapters/log';
 import { PromvaultError } from '../core/errors';
+import { secrets } from '../core/redact';
 import { ShardTimeoutError } from './errors';
 import type { HandlerDeps } from './deps';
 import type { Validator } from '../schemas/tasks';
@@ -72,6 +73,8 @@ export function logContext(name: string, deps: HandlerDeps): Middleware {
       });
     },
     after: (request: Request) => {
+      // The result becomes state-machine state, which anyone with console access reads.
+      request.response = secrets.value(request.response);
       const ms = deps.nowMs() - (request.internal.startedMs ?? deps.nowMs());
       request.context.log.info(`${name} done`, { ms, ...summary(request.response) });
     },
@@ -95,6 +98,8 @@ export function errorLogger(name: string, deps: HandlerDeps): Middleware {
     onError: (request: Request) => {
       const log = request.context.log ?? deps.log.child({ handler: name });
       const err = request.error;
+      // Step Functions records the message as the failure's Cause.
+      if (err instanceof Error) err.message = secrets.text(err.message);
       // PromvaultError messages say what to fix; anything else is a bug worth a stack.
       const stack = err instanceof PromvaultError || !(err instanceof Error) ? {} : { stack: err.stack };
       log.error(`${name} failed`, { ...errorFields(err), ...stack });

@@ -12,6 +12,8 @@ import type { RestoreShardRecord } from '../core/restore/report';
 import { WritePipeline } from '../core/restore/write';
 import { readBackUrl, verifyRestored } from '../core/restore/verify-back';
 import { InputError } from '../core/errors';
+import { secrets } from '../core/redact';
+import { refresher } from '../adapters/secrets';
 import { HANDLERS, type RestoreShardOutput, type RestoreShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { ShardTimeoutError } from './errors';
@@ -28,11 +30,13 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const config = deps.config();
     const store = deps.store(config);
     const finished_at = () => new Date(deps.nowMs()).toISOString();
-    const record = (r: RestoreShardRecord) => putJson(store, restoreResultKey(task.runId, task.manifestKey), r);
+    const record = (r: RestoreShardRecord) =>
+      putJson(store, restoreResultKey(task.runId, task.manifestKey), secrets.value(r) as RestoreShardRecord);
     try {
       const manifest = await readManifest(store, task.manifestKey);
       const credentials = await targetCredentials(config, task.target, deps.secrets, context.log);
-      const writer = deps.writer(task.target, credentials);
+      const refresh = credentials && refresher(deps.secrets, config.restore.targetSecretName);
+      const writer = deps.writer(task.target, credentials, refresh);
       // Before the first sample: a URL that is no receiver fails the shard as bad input.
       await writer.probe?.(signal);
       const pipeline = new WritePipeline(
