@@ -199,6 +199,39 @@ describe('HttpRemoteReader', () => {
     expect(calls.map((c) => c.request.acceptedResponseTypes)).toEqual([[1, 0], [0], [0]]);
   });
 
+  it('answered 401 or 403, refreshes the credentials once and retries the request once', async () => {
+    for (const status of [401, 403]) {
+      const calls: Call[] = [];
+      let refreshes = 0;
+      const r = reader(
+        (call) =>
+          call.headers['Authorization'] === 'Bearer new-token' ? streamed(call) : new Response('', { status }),
+        calls,
+        {
+          bearerToken: 'old-token',
+          headers: { 'X-Scope-OrgID': 'tenant' },
+          refreshCredentials: async () => (refreshes++, { bearerToken: 'new-token' }),
+        },
+      );
+      expect((await collect(r.read(WINDOW, JOB))).length).toBeGreaterThan(0);
+      expect(calls.map((c) => c.headers['Authorization'])).toEqual(['Bearer old-token', 'Bearer new-token']);
+      expect(calls[1]!.headers['X-Scope-OrgID']).toBe('tenant');
+      expect(refreshes).toBe(1);
+    }
+  });
+
+  it('credentials still refused after the refresh fail with the credentials hint, after one retry', async () => {
+    const calls: Call[] = [];
+    const r = reader(() => new Response('', { status: 401 }), calls, {
+      bearerToken: 'old-token',
+      refreshCredentials: async () => ({ bearerToken: 'old-token' }),
+    });
+    const err = await failure(collect(r.read(WINDOW, JOB)));
+    expect(err).toBeInstanceOf(SourceRejectedError);
+    expect(err.message).toMatch(/Check the credentials/);
+    expect(calls).toHaveLength(2);
+  });
+
   it('uses credentials from the URL as basic auth and never shows them', async () => {
     const calls: Call[] = [];
     const r = reader(() => new Response('bad auth for user', { status: 401 }), calls, {
