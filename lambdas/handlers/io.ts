@@ -7,7 +7,8 @@ import { CorruptShardError } from '../core/errors';
 import type { ObjectStore } from '../core/ports';
 import type { HttpCredentials, SecretsProvider } from '../adapters/secrets';
 import type { Logger } from '../adapters/log';
-import type { RuntimeConfig } from './contracts';
+import type { RestoreShardTask, RuntimeConfig } from './contracts';
+import { readIdOf } from '../core/restore/report';
 
 export function backupPlanKey(source: string, runId: string): string {
   return `plans/${source}/${runId}.json`;
@@ -21,8 +22,20 @@ export function restoreResultsPrefix(runId: string): string {
   return `restores/${runId}/results/`;
 }
 
-export function restoreResultKey(runId: string, manifestKey: string): string {
-  return `${restoreResultsPrefix(runId)}${sha256Hex(manifestKey)}.json`;
+/** Where a read's record goes; `readId` is restoreReadId of its task (the manifest key for most). */
+export function restoreResultKey(runId: string, readId: string): string {
+  return `${restoreResultsPrefix(runId)}${sha256Hex(readId)}.json`;
+}
+
+/**
+ * Which read of a shard a restore task is: its manifest key, or, for a later read of a shard
+ * read once per part (coverage.ts planReads), that key with `#<part start>`.
+ */
+export function restoreReadId(task: Pick<RestoreShardTask, 'manifestKey' | 'slice'>): string {
+  const slice = task.slice;
+  return slice === undefined || slice.countOutside !== undefined
+    ? task.manifestKey
+    : readIdOf(task.manifestKey, slice.part.startMs);
 }
 
 /** The plan's gaps and unreadable manifests, which no shard task carries, for Report. */

@@ -1,13 +1,15 @@
 /**
  * PlanRestore: RestoreInput → RestorePlanOutput. Finds the committed shards of the range
- * through the manifest catalog and writes one RestoreShardTask per shard to
+ * through the manifest catalog and writes one RestoreShardTask per read of a shard (where shards
+ * overlap, each read carries its slice, so every sample is written once) to
  * restores/<runId>/plan.json; small plans also travel inline.
  */
 import middy from '@middy/core';
 import { InputError } from '../core/errors';
 import { planRestore } from '../core/restore/plan';
 import type { RestoreCoverage } from '../core/restore/report';
-import { manifestKey } from '../core/shard';
+import { manifestKey, type ShardManifest } from '../core/shard';
+import type { ShardSlice } from '../core/restore/coverage';
 import { parseTime } from '../core/time';
 import { HANDLERS, type RestoreInput, type RestorePlanOutput, type RestoreShardTaskSent } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
@@ -45,7 +47,8 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const verify = input.verify
       ? { verify: true, ...(input.verifySource !== undefined ? { verifySource: input.verifySource } : {}) }
       : {};
-    const shards: RestoreShardTaskSent[] = plan.shards.map((m) => ({
+    // One task per read: where shards overlap, each carries the part of its shard it writes.
+    const shards: RestoreShardTaskSent[] = plan.reads.map((m) => ({
       runId,
       manifestKey: manifestKey({
         source: m.source,
@@ -57,6 +60,7 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       selectors,
       target,
       ...verify,
+      ...(m.slice !== undefined && !wholeShard(m, m.slice, fromMs, toMs) ? { slice: m.slice } : {}),
     }));
     const planKey = restorePlanKey(runId);
     await putJson(store, planKey, shards);
@@ -78,6 +82,17 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
 
   return middy(run, timeoutGuard(HANDLERS.planRestore, deps)).use(
     commonMiddleware(HANDLERS.planRestore, deps, validateRestoreInput),
+  );
+}
+
+/** A slice that writes all of the shard's window in range and skips nothing: the task goes without it. */
+function wholeShard(m: ShardManifest, slice: ShardSlice, fromMs: number, toMs: number): boolean {
+  const { part, countOutside } = slice;
+  return (
+    part.skip.length === 0 &&
+    part.startMs === Math.max(m.start_ms, fromMs) &&
+    part.endMs === Math.min(m.end_ms, toMs) &&
+    countOutside?.length === 1
   );
 }
 

@@ -14,6 +14,7 @@ import {
   putJson,
   readPlan,
   restoreCoverageKey,
+  restoreReadId,
   restoreReportKey,
   restoreResultKey,
   restoreResultsPrefix,
@@ -27,7 +28,7 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
   async function run(input: ReportInput, context: HandlerContext): Promise<ReportOutput> {
     const config = deps.config();
     const store = deps.store(config);
-    const planned = (await readPlan(store, input.planKey, validateRestoreShardTask)).map((t) => t.manifestKey);
+    const planned = (await readPlan(store, input.planKey, validateRestoreShardTask)).map(restoreReadId);
     const wanted = new Set(planned.map((k) => restoreResultKey(input.runId, k)));
     const keys: string[] = [];
     for await (const info of store.list(restoreResultsPrefix(input.runId)))

@@ -1,7 +1,8 @@
 /**
  * RestoreShard: RestoreShardTask → RestoreShardOutput. Fetches one shard, checks its SHA-256,
- * decodes, filters to the range and selectors, and remote-writes it to the target. Its record
- * (or failure) goes to restores/<runId>/results/<sha256 of manifestKey>.json, so Report
+ * decodes, filters to the range and selectors (and, where shards overlap, to the task's slice),
+ * and remote-writes it to the target. Its record
+ * (or failure) goes to restores/<runId>/results/<sha256 of its read id>.json, so Report
  * aggregates from the store; a failure is then rethrown for the state machine's Retry/Catch.
  */
 import middy from '@middy/core';
@@ -17,7 +18,7 @@ import { refresher } from '../adapters/secrets';
 import { HANDLERS, type RestoreShardOutput, type RestoreShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { ShardTimeoutError } from './errors';
-import { putJson, restoreResultKey, targetCredentials } from './io';
+import { putJson, restoreReadId, restoreResultKey, targetCredentials } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
 import { validateRestoreShardTask } from '../schemas/tasks';
 
@@ -30,8 +31,11 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
     const config = deps.config();
     const store = deps.store(config);
     const finished_at = () => new Date(deps.nowMs()).toISOString();
+    const readId = restoreReadId(task);
+    // A later read of a shard read once per part has a record of its own.
+    const read = readId === task.manifestKey ? {} : { read_id: readId };
     const record = (r: RestoreShardRecord) =>
-      putJson(store, restoreResultKey(task.runId, task.manifestKey), secrets.value(r) as RestoreShardRecord);
+      putJson(store, restoreResultKey(task.runId, readId), secrets.value({ ...r, ...read }) as RestoreShardRecord);
     try {
       const manifest = await readManifest(store, task.manifestKey);
       const credentials = await targetCredentials(config, task.target, deps.secrets, context.log);
@@ -46,8 +50,8 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       );
       const window = { startMs: task.fromMs, endMs: task.toMs };
       const input = { window, selectorGroups: task.selectors.map((s) => parseSelector(s)) };
-      const r = await restoreShard(store, manifest, input, pipeline, deps.nowMs);
-      const { series, samples, requests, seconds, rejected_samples, rejected_series } = r;
+      const r = await restoreShard(store, manifest, input, pipeline, deps.nowMs, task.slice);
+      const { series, samples, requests, seconds, rejected_samples, rejected_series, duplicate_samples_skipped } = r;
       const readBack = task.verify
         ? await verifyRestored(
             store,
@@ -68,6 +72,7 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
         finished_at: finished_at(),
         rejected_samples,
         rejected_series,
+        duplicate_samples_skipped,
         ...readBack,
       });
       return { key: r.key, samples: r.samples, series: r.series, seconds: r.seconds };

@@ -131,6 +131,39 @@ export const thawInputSchema = z.object(
   { error: expected('a JSON object') },
 );
 
+/** A part of a shard's window one read writes; series matching a `skip` selector come from another shard there. */
+const shardPart = () =>
+  thenCheck(
+    z.object(
+      {
+        startMs: timeMs(),
+        endMs: timeMs(),
+        skip: z.array(selector(), { error: expected('a list of selectors') }).readonly(),
+      },
+      { error: expected('a JSON object') },
+    ),
+    (v, ctx) => {
+      if (v.endMs < v.startMs)
+        ctx.addIssue({ code: 'custom', path: ['endMs'], message: `expected a time not before startMs ${v.startMs}` });
+    },
+  );
+
+/**
+ * Where shards overlap, what one read of a shard writes (lambdas/core/restore/coverage.ts
+ * ShardSlice): bounds and selectors only, so the task stays small.
+ */
+const shardSlice = () =>
+  z.object(
+    {
+      part: shardPart(),
+      countOutside: z
+        .array(shardPart(), { error: expected('a list of parts') })
+        .readonly()
+        .optional(),
+    },
+    { error: expected('a JSON object') },
+  );
+
 export const restoreShardTaskSchema = thenCheck(
   z.object(
     {
@@ -142,6 +175,8 @@ export const restoreShardTaskSchema = thenCheck(
       target: remoteWriteUrl(),
       verify: bool().default(false),
       verifySource: verifySourceUrl().optional(),
+      /** Set where the shard overlaps others: the part of it this task writes. */
+      slice: shardSlice().optional(),
     },
     { error: expected('a JSON object') },
   ),

@@ -21,6 +21,14 @@ export function isRestoreCoverage(v: unknown): v is RestoreCoverage {
 import { mergeRejected, type RejectedSeries } from './split';
 import { MAX_REJECTED_SERIES_LISTED } from './run';
 
+/** The id of a later read of a shard read once per part: its manifest key and the part's start. */
+export function readIdOf(manifestKey: string, partStartMs: number): string {
+  return `${manifestKey}#${partStartMs}`;
+}
+
+/** The manifest key of a read id (manifest keys hold no '#'). */
+const manifestKeyOfRead = (readId: string) => readId.replace(/#\d+$/, '');
+
 /** Mismatches named in a run report; `mismatches` counts them all. */
 const MAX_MISMATCH_EXAMPLES = 10;
 
@@ -29,6 +37,8 @@ export type RestoreShardRecord =
   | {
       readonly status: 'restored';
       readonly manifest_key: string;
+      /** Set on a later read of a shard read once per part (readIdOf). */
+      readonly read_id?: string;
       readonly object_key: string;
       readonly series: number;
       readonly samples: number;
@@ -37,6 +47,8 @@ export type RestoreShardRecord =
       readonly finished_at: string;
       readonly rejected_samples?: number;
       readonly rejected_series?: readonly RejectedSeries[];
+      /** Samples in range left out because an overlapping shard supplied them. */
+      readonly duplicate_samples_skipped?: number;
       /** With verify: the shard read back from the target. */
       readonly verified_samples?: number;
       readonly mismatches?: number;
@@ -45,6 +57,7 @@ export type RestoreShardRecord =
   | {
       readonly status: 'failed';
       readonly manifest_key: string;
+      readonly read_id?: string;
       readonly error_name: string;
       readonly error: string;
       readonly finished_at: string;
@@ -58,6 +71,8 @@ export interface RestoreRunReport {
   readonly series: number;
   readonly samples: number;
   readonly requests: number;
+  /** Samples in range not written because an overlapping shard supplied them. */
+  readonly duplicate_samples_skipped: number;
   readonly rejected_samples: number;
   readonly rejected_series: readonly RejectedSeries[];
   readonly verified_samples: number;
@@ -78,40 +93,43 @@ export function isRestoreShardRecord(v: unknown): v is RestoreShardRecord {
   return r.status === 'failed' && typeof r.error === 'string';
 }
 
+/** `planned`: the read id of each planned task (its manifest key, unless the shard is read once per part). */
 export function aggregateRestore(
   runId: string,
-  plannedManifestKeys: readonly string[],
+  planned: readonly string[],
   records: readonly RestoreShardRecord[],
   nowMs: number,
   coverage: RestoreCoverage = { gaps: [], unreadable: [] },
 ): RestoreRunReport {
-  const byKey = new Map(records.map((r) => [r.manifest_key, r]));
+  const byKey = new Map(records.map((r) => [r.read_id ?? r.manifest_key, r]));
   let restored = 0;
   let series = 0;
   let samples = 0;
   let requests = 0;
   let rejectedSamples = 0;
+  let duplicates = 0;
   let verified = 0;
   let mismatches = 0;
   const rejected = new Map<string, RejectedSeries>();
   const examples: string[] = [];
   const failures: { manifest_key: string; error_name: string; error: string }[] = [];
-  for (const key of new Set(plannedManifestKeys)) {
+  for (const key of new Set(planned)) {
     const r = byKey.get(key);
     if (r === undefined) {
       failures.push({
-        manifest_key: key,
+        manifest_key: manifestKeyOfRead(key),
         error_name: 'NoResult',
         error: 'the shard worker left no result: it did not run or did not finish',
       });
     } else if (r.status === 'failed') {
-      failures.push({ manifest_key: key, error_name: r.error_name, error: r.error });
+      failures.push({ manifest_key: r.manifest_key, error_name: r.error_name, error: r.error });
     } else {
       restored++;
       series += r.series;
       samples += r.samples;
       requests += r.requests;
       rejectedSamples += r.rejected_samples ?? 0;
+      duplicates += r.duplicate_samples_skipped ?? 0;
       for (const x of r.rejected_series ?? []) mergeRejected(rejected, x);
       verified += r.verified_samples ?? 0;
       mismatches += r.mismatches ?? 0;
@@ -129,6 +147,7 @@ export function aggregateRestore(
     series,
     samples,
     requests,
+    duplicate_samples_skipped: duplicates,
     rejected_samples: rejectedSamples,
     rejected_series: [...rejected.values()].slice(0, MAX_REJECTED_SERIES_LISTED),
     verified_samples: verified,

@@ -141,16 +141,18 @@ export async function replayInto(
   }
 }
 
-/** One shard into an existing pipeline: fetch, verify, replay. */
+/** One shard (or, where shards overlap, its `slice`) into an existing pipeline: fetch, verify, replay. */
 export async function restoreShard(
   store: ObjectStore,
   manifest: ShardManifest,
   input: RestoreShardInput,
   pipeline: WritePipeline,
   nowMs: () => number = Date.now,
+  slice?: ShardSlice,
 ): Promise<RestoreShardResult> {
   const started = nowMs();
-  const counts = await replayInto(await fetchVerified(store, manifest), input, pipeline).catch((err: unknown) => {
+  const body = await fetchVerified(store, manifest);
+  const counts = await replayInto(body, input, pipeline, slice).catch((err: unknown) => {
     throw err instanceof PartialShardError ? err.cause : err;
   });
   return { key: manifest.object_key, ...counts, seconds: (nowMs() - started) / 1000 };

@@ -324,3 +324,101 @@ describe('Thaw', () => {
     );
   });
 });
+
+describe('overlapping shards through the restore state machine (issue 14 case 5)', () => {
+  /** Every (series, timestamp) the fake targets received, with how often. */
+  function written(w: TestWorld): Map<string, number> {
+    const seen = new Map<string, number>();
+    for (const { writer } of w.writers)
+      for (const batch of writer.batches)
+        for (const piece of batch.series)
+          for (const t of piece.timestamps) {
+            const k = `${JSON.stringify(piece.labels)}@${t}`;
+            seen.set(k, (seen.get(k) ?? 0) + 1);
+          }
+    return seen;
+  }
+
+  async function restoreAll(w: TestWorld, to: string) {
+    const plan = await invoke<RestorePlanOutput>(planRestore(w.deps), { from: range.from, to });
+    const tasks = JSON.parse(await readText(w.store, plan.planKey)) as RestoreShardTaskSent[];
+    for (const task of tasks) await invoke(restoreShard(w.deps), task);
+    const out = await invoke<ReportOutput>(report(w.deps), { runId: plan.runId, planKey: plan.planKey });
+    return { plan, tasks, out, doc: JSON.parse(await readText(w.store, out.reportKey)) };
+  }
+
+  it('1 h and 30 min shards of the same range: each sample written once, duplicates counted exactly', async () => {
+    world = await makeWorld();
+    const handler = backupShard(world.deps);
+    const half = HOUR / 2;
+    for (let i = 0; i < 2; i++)
+      await invoke(handler, { source: 'prod', startMs: T0 + i * HOUR, endMs: T0 + (i + 1) * HOUR });
+    for (let i = 0; i < 4; i++)
+      await invoke(handler, { source: 'prod', startMs: T0 + i * half, endMs: T0 + (i + 1) * half });
+
+    const { tasks, out, doc } = await restoreAll(world, '2026-01-01T02:00:00Z');
+    // Two series, one sample a minute, 2 h: 240 samples, each held by a 1 h and a 30 min shard.
+    const seen = written(world);
+    expect(seen.size).toBe(240);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(out).toEqual({
+      runId: out.runId,
+      reportKey: out.reportKey,
+      shards: 6,
+      restored: 6,
+      failed_shards: 0,
+      samples: 240,
+      series: 4,
+    });
+    expect(doc).toMatchObject({ samples: 240, duplicate_samples_skipped: 240, failures: [] });
+    // The slice travels as bounds and selectors only.
+    expect(tasks.filter((t) => t.slice !== undefined)).toHaveLength(4);
+    for (const t of tasks) expect(JSON.stringify(t).length).toBeLessThan(1024);
+  });
+
+  it('a shard read once per part has a record per read, and a missing one is named by its manifest', async () => {
+    world = await makeWorld();
+    const handler = backupShard(world.deps);
+    // 'up' sorts before 'up{job="api"}': in the second hour the 'up' shard supplies what both
+    // match, so the 2 h shard is read twice (one part per hour, with different skips).
+    await invoke(handler, { source: 'prod', startMs: T0, endMs: T0 + 2 * HOUR, selector: 'up{job="api"}' });
+    await invoke(handler, { source: 'prod', startMs: T0 + HOUR, endMs: T0 + 2 * HOUR, selector: 'up' });
+
+    const plan = await invoke<RestorePlanOutput>(planRestore(world.deps), {
+      from: range.from,
+      to: '2026-01-01T02:00:00Z',
+    });
+    const tasks = JSON.parse(await readText(world.store, plan.planKey)) as RestoreShardTaskSent[];
+    expect(tasks).toHaveLength(3);
+    const long = tasks.filter((t) => t.manifestKey === tasks.find((x) => x.slice?.part.skip.length)?.manifestKey);
+    expect(long).toHaveLength(2);
+    // Without the second read's record, Report names the shard as not finished.
+    for (const task of tasks) if (task !== long[1]) await invoke(restoreShard(world.deps), task);
+    const partial = await invoke<ReportOutput>(report(world.deps), { runId: plan.runId, planKey: plan.planKey });
+    expect(partial).toMatchObject({ shards: 3, restored: 2, failed_shards: 1 });
+    const partialDoc = JSON.parse(await readText(world.store, partial.reportKey));
+    expect(partialDoc.failures).toEqual([
+      expect.objectContaining({ manifest_key: long[1]!.manifestKey, error_name: 'NoResult' }),
+    ]);
+
+    await invoke(restoreShard(world.deps), long[1]);
+    const out = await invoke<ReportOutput>(report(world.deps), { runId: plan.runId, planKey: plan.planKey });
+    expect(out).toMatchObject({ shards: 3, restored: 3, failed_shards: 0 });
+    const seen = written(world);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(seen.size).toBe(240);
+    const doc = JSON.parse(await readText(world.store, out.reportKey));
+    expect(doc).toMatchObject({ samples: 240, duplicate_samples_skipped: 120 });
+  });
+
+  it('names the field of a bad slice', async () => {
+    world = await makeWorld();
+    const task = { runId: 'r', manifestKey: 'manifests/x.json', fromMs: 0, toMs: 10, target: TARGET };
+    await expect(
+      invoke(restoreShard(world.deps), { ...task, slice: { part: { startMs: 5, endMs: 2, skip: [] } } }),
+    ).rejects.toThrow(/field slice\.part\.endMs/);
+    await expect(
+      invoke(restoreShard(world.deps), { ...task, slice: { part: { startMs: 0, endMs: 2, skip: ['{x='] } } }),
+    ).rejects.toThrow(/field slice\.part\.skip\[0\]/);
+  });
+});
