@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsProvider } from '../../lambdas/adapters/secrets';
 import { InputError } from '../../lambdas/core/errors';
+import { requireSources } from '../../lambdas/core/manifest';
 import type { Logger } from '../../lambdas/adapters/log';
 import { HttpRemoteReader } from '../../lambdas/adapters/prometheus-remote-read';
 import type { BackupPlanOutput, CommitOutput, ReportOutput } from '../../lambdas/handlers/contracts';
@@ -424,10 +425,13 @@ export async function runRestoreLocally(options: LocalRestoreOptions): Promise<R
   )
     await secrets.credentials(targetSecretName);
   const local = openLocalStore(options.store ?? DEFAULT_STORE, options);
+  // Read first: a store (or prefix) without promvault data is bad input, and nothing is created.
+  await local.store.checkReadable();
+  await requireSources(local.store, input.sources);
   if (options.preflight !== false)
     await reachable(target, input.target === undefined ? 'restore.targetUrl' : '--target');
   templateFor(context); // a bad configuration fails before anything is written
-  await local.store.check();
+  await local.store.check(); // the run writes its plan and results into the store
 
   const executionName = options.executionName ?? restoreExecutionName(input);
   const { execution, tracker } = await runMachine({

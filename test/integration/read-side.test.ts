@@ -57,6 +57,32 @@ async function copyOfStore(name: string): Promise<string> {
   return dir;
 }
 
+/** `promvault run restore --local` (the synthesized restore state machine) with a minimal cdk.json. */
+async function runRestoreLocal(storeArg: string, target: string): Promise<CliResult> {
+  const contextFile = path.join(work, 'cdk.json');
+  const context = {
+    promvault: {
+      sources: [{ name: 'unused', remoteReadUrl: 'http://127.0.0.1:9', shardLength: '1h' }],
+      restore: { targetUrl: 'http://127.0.0.1:9/api/v1/write' },
+    },
+  };
+  await writeFile(contextFile, JSON.stringify({ app: 'unused', context }));
+  return runCli([
+    'run',
+    'restore',
+    '--local',
+    '--context-file',
+    contextFile,
+    '--store',
+    storeArg,
+    ...rangeArgs(),
+    '--target',
+    target,
+    '--fast',
+    '--json',
+  ]);
+}
+
 async function exists(p: string): Promise<boolean> {
   return stat(p).then(
     () => true,
@@ -98,6 +124,23 @@ describe('a store that holds no promvault data is bad input', () => {
       expect(await exists(typo)).toBe(false);
     }
     expect(await exists(path.join(work, 'typo.om'))).toBe(false);
+  });
+
+  it('run restore --local: a directory that does not exist or holds no backups is exit 2, nothing created', async () => {
+    const typo = path.join(work, 'typo-run');
+    // A target that answers, so only the store can stop the run.
+    const res = await runRestoreLocal(typo, `${a.url}/api/v1/write`);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(typo);
+    expect(res.stderr).toMatch(/holds no promvault backups.*--store/);
+    expect(await exists(typo)).toBe(false);
+
+    const empty = path.join(work, 'empty-run');
+    await mkdir(empty);
+    const again = await runRestoreLocal(empty, `${a.url}/api/v1/write`);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/holds no promvault backups \(no manifests\/ under it; it is empty\)/);
+    expect(await readdir(empty)).toEqual([]);
   });
 
   it('a directory with other things in it: exit 2, and what it holds is listed', async () => {
@@ -341,6 +384,24 @@ describe('overlapping shards are read once', () => {
       expect(res.code).toBe(0);
       expect(res.json).toMatchObject({ samples: a.samples, duplicate_samples_skipped: a.samples, failed_shards: 0 });
       const [fromA, fromB] = await Promise.all([readAll(a.remoteReadUrl, range), readAll(b.remoteReadUrl, range)]);
+      expect(diffSeries(fromA, fromB)).toEqual([]);
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it('run restore --local (the restore state machine) sends each sample once and counts the duplicates skipped', async () => {
+    const b = await startPrometheus({ outOfOrderWindow: '30d' });
+    try {
+      const res = await runRestoreLocal(overlapping, b.remoteWriteUrl);
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      // Every shard is planned (its read counts the samples another shard supplies); each sample is sent once.
+      expect(res.json).toMatchObject({ status: 'SUCCEEDED', shards: 9, restored: 9, samples: a.samples });
+      const report = JSON.parse(await readFile(path.join(overlapping, String(res.json!.report_key)), 'utf8'));
+      expect(report).toMatchObject({ samples: a.samples, duplicate_samples_skipped: a.samples, failed_shards: 0 });
+      const [fromA, fromB] = await Promise.all([readAll(a.remoteReadUrl, range), readAll(b.remoteReadUrl, range)]);
+      expect(totalSamples(fromB)).toBe(a.samples);
       expect(diffSeries(fromA, fromB)).toEqual([]);
     } finally {
       await b.stop();
