@@ -1,0 +1,155 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DirectoryStore } from '../../../../lambdas/adapters/dir-store';
+import { runBackup } from '../../../../lambdas/core/backup/run';
+import { TargetProbeError, TargetRejectedError, TargetUnavailableError } from '../../../../lambdas/core/errors';
+import type { ObjectStore, RemoteWriter, WriteBatch } from '../../../../lambdas/core/ports';
+import { planRestore } from '../../../../lambdas/core/restore/plan';
+import { runRestore } from '../../../../lambdas/core/restore/run';
+import type { ShardManifest } from '../../../../lambdas/core/shard';
+import { FakeReader, HOUR, T0 } from '../../handlers/fixtures';
+
+const WINDOW = { startMs: T0, endMs: T0 + 3 * HOUR };
+const INPUT = { window: WINDOW, selectorGroups: [] };
+/** FakeReader: two series, one sample a minute. */
+const PER_SHARD = 2 * 60;
+
+/** A writer that records what it is sent, in order, and can fail from its n-th request on. */
+class RecordingWriter implements RemoteWriter {
+  readonly endpoint = 'http://target/api/v1/write';
+  readonly events: string[] = [];
+  samples = 0;
+  constructor(private readonly failFrom = Infinity) {}
+  async write(batch: WriteBatch): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.events.filter((e) => e === 'write').length + 1 >= this.failFrom) {
+      throw new TargetRejectedError('rejected with HTTP 400: out of bounds');
+    }
+    this.events.push('write');
+    this.samples += batch.samples;
+  }
+}
+
+describe('runRestore', () => {
+  let dir: string;
+  let store: DirectoryStore;
+  let shards: readonly ShardManifest[];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'promvault-restore-run-'));
+    store = new DirectoryStore(dir);
+    const backup = await runBackup(
+      { reader: new FakeReader('http://prom:9090/api/v1/read'), store, nowMs: () => T0 + 10 * HOUR },
+      { source: 'prod', fromMs: WINDOW.startMs, toMs: WINDOW.endMs, shardLengthMs: HOUR, selectors: [] },
+    );
+    expect(backup.failed).toEqual([]);
+    shards = (await planRestore(store, { sources: [], fromMs: WINDOW.startMs, toMs: WINDOW.endMs })).shards;
+    expect(shards).toHaveLength(3);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes every shard, oldest first, with counts per shard', async () => {
+    const writer = new RecordingWriter();
+    const done: string[] = [];
+    const report = await runRestore({ store, writer, onShardDone: (r) => done.push(r.key) }, shards, INPUT, {
+      batchSamples: 50,
+      concurrency: 2,
+    });
+    expect(report).toMatchObject({ shards: 3, samples: 3 * PER_SHARD, failed_shards: 0, failures: [] });
+    expect(writer.samples).toBe(3 * PER_SHARD);
+    expect(done).toEqual(shards.map((m) => m.object_key));
+  });
+
+  it('fetches the next shard while the current one is written', async () => {
+    const writer = new RecordingWriter();
+    const spy: ObjectStore = Object.create(store);
+    spy.get = (key: string) => {
+      writer.events.push(`get ${shards.findIndex((m) => m.object_key === key)}`);
+      return store.get(key);
+    };
+    await runRestore({ store: spy, writer }, shards, INPUT, { batchSamples: 50, concurrency: 2 });
+    const firstWriteOf1 = writer.events.indexOf('write');
+    // Shard 1 is being read before shard 0's first request has been answered.
+    expect(writer.events.indexOf('get 1')).toBeLessThan(firstWriteOf1);
+    expect(writer.events.filter((e) => e.startsWith('get'))).toEqual(['get 0', 'get 1', 'get 2']);
+  });
+
+  it('reports a corrupt shard by key, even when it was fetched ahead, and goes on with the others', async () => {
+    await writeFile(path.join(dir, shards[1]!.object_key), 'not the bytes of this shard');
+    const writer = new RecordingWriter();
+    const report = await runRestore({ store, writer }, shards, INPUT, { batchSamples: 50, concurrency: 2 });
+    expect(report.failed_shards).toBe(1);
+    expect(report.failures[0]).toMatchObject({ key: shards[1]!.object_key, error_name: 'CorruptShardError' });
+    expect(report.samples).toBe(2 * PER_SHARD);
+    expect(writer.samples).toBe(2 * PER_SHARD);
+  });
+
+  it('stops at a rejecting target: later shards are not attempted and nothing is left running', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // A corrupt next shard makes its prefetch fail while the current one is stopping.
+      await writeFile(path.join(dir, shards[1]!.object_key), 'corrupt');
+      const writer = new RecordingWriter(2);
+      const report = await runRestore({ store, writer }, shards, INPUT, { batchSamples: 50, concurrency: 1 });
+      expect(report.failures.map((f) => [f.key, f.error_name])).toEqual([
+        [shards[0]!.object_key, 'TargetRejectedError'],
+        [shards[1]!.object_key, 'TargetRejectedError'],
+        [shards[2]!.object_key, 'TargetRejectedError'],
+      ]);
+      expect(report.failures[1]!.error).toMatch(/^not attempted: /);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('counts what the target acknowledged of a shard that failed part-way, in the shard and the total', async () => {
+    // Two requests of 50 land, the third is rejected: the target holds 100 samples.
+    const writer = new RecordingWriter(3);
+    const report = await runRestore({ store, writer }, shards, INPUT, { batchSamples: 50, concurrency: 1 });
+    expect(writer.samples).toBe(100);
+    expect(report.failures[0]).toMatchObject({ key: shards[0]!.object_key, samples: 100, requests: 3 });
+    expect(report.samples).toBe(writer.samples);
+    expect(report.completed_shards).toEqual([]);
+  });
+
+  it('counts requests that land on other lanes after one lane failed', async () => {
+    class OneLaneFails extends RecordingWriter {
+      override async write(batch: WriteBatch): Promise<void> {
+        if (batch.samples === 7) throw new TargetUnavailableError('down');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        this.samples += batch.samples;
+      }
+    }
+    const writer = new OneLaneFails();
+    const report = await runRestore({ store, writer }, shards.slice(0, 1), INPUT, { batchSamples: 7, concurrency: 4 });
+    expect(report.failed_shards).toBe(1);
+    expect(report.samples).toBe(writer.samples);
+  });
+
+  it('probes the target before the first sample; a refusal writes nothing and is bad input', async () => {
+    const writer = new RecordingWriter();
+    const probed: string[] = [];
+    const probing: RemoteWriter = {
+      endpoint: writer.endpoint,
+      probe: async () => {
+        probed.push('probe');
+        throw new TargetProbeError('HTML page');
+      },
+      write: (b) => writer.write(b),
+    };
+    await expect(runRestore({ store, writer: probing }, shards, INPUT)).rejects.toBeInstanceOf(TargetProbeError);
+    expect(probed).toEqual(['probe']);
+    expect(writer.events).toEqual([]);
+  });
+
+  it('lists the shards it completed, for resume', async () => {
+    const report = await runRestore({ store, writer: new RecordingWriter() }, shards, INPUT);
+    expect(report.completed_shards).toEqual(shards.map((m) => ({ key: m.object_key, samples: PER_SHARD })));
+    expect(report).toMatchObject({ rejected_samples: 0, rejected_series: [] });
+  });
+});
