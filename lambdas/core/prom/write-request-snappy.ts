@@ -14,11 +14,30 @@
  * nothing, and costs more in a cold process (docs/BENCHMARKS.md, "Request bodies without native snappy").
  */
 import type { SeriesPiece } from '../types';
-import { encodeWriteRequest, measureLabels, type Scratch, uvarintSize, writeLabels, writeUvarint32 } from './prompb';
+import {
+  encodeWriteRequest,
+  measureLabels,
+  SAMPLE_TIMESTAMP,
+  SAMPLE_VALUE,
+  type Scratch,
+  TIMESERIES_LIST,
+  TIMESERIES_SAMPLES,
+  uvarintSize,
+  writeLabels,
+  writeUvarint32,
+} from './prompb';
 import { snappyCompress } from './snappy';
 import { TWO_32 } from './varint';
 
 const SAMPLE_BYTES = 18;
+// Wire tags bound once here: a per-file transpiler (tsx) would read an import through a getter on
+// every use, and these are written once per sample.
+const SERIES_TAG = TIMESERIES_LIST;
+const SAMPLES_TAG = TIMESERIES_SAMPLES;
+const VALUE_TAG = SAMPLE_VALUE;
+const TIMESTAMP_TAG = SAMPLE_TIMESTAMP;
+/** A Sample message's length: its tag and length byte are the 2 of SAMPLE_BYTES that precede it. */
+const SAMPLE_MESSAGE_BYTES = SAMPLE_BYTES - 2;
 /**
  * The range of `isSixByteTimestamp` in prompb.ts, integer ms in [2^35, 2^42), tested inline:
  * called from another module, the function was a getter call in the per-sample loop (profiled).
@@ -62,7 +81,7 @@ export function encodeWriteRequestSnappy(series: readonly SeriesPiece[], scratch
     const size = labelBytes + SAMPLE_BYTES * n;
     const head = 1 + uvarintSize(size) + labelBytes;
     o = writeLiteralTag(out, o, head);
-    out[o++] = 0x0a;
+    out[o++] = SERIES_TAG;
     o = writeLabels(out, writeUvarint32(out, o, size), piece.labels, lengths);
     u += head;
     sampleStarts.push(u);
@@ -209,15 +228,15 @@ function writeSampleLiteral(
   out[o] = (to - from - 1) << 2;
   let p = o + 1;
   if (from === 0) {
-    out[p] = 0x12;
-    out[p + 1] = 0x10;
-    out[p + 2] = 0x09;
+    out[p] = SAMPLES_TAG;
+    out[p + 1] = SAMPLE_MESSAGE_BYTES;
+    out[p + 2] = VALUE_TAG;
     p += 3;
   }
   if (from <= 3) {
     dv.setUint32(p, vl, true);
     dv.setUint32(p + 4, vh, true);
-    out[p + 8] = 0x10;
+    out[p + 8] = TIMESTAMP_TAG;
     p += 9;
   }
   dv.setUint32(p, word, true);
