@@ -1,5 +1,8 @@
 import { createWriteStream } from 'node:fs';
+import { access, constants, rename, stat, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { InputError } from '../lambdas/core/errors';
 import { parseTime, formatIso } from '../lambdas/core/time';
 import { parseSelector } from '../lambdas/core/prom/selector';
@@ -247,17 +250,44 @@ interface ExportFlags extends SelectionFlags {
   out: string;
 }
 
+/** Bad input before any work: --out must name a file in a directory that exists and can be written. */
+async function checkOutPath(out: string): Promise<void> {
+  const dir = path.dirname(path.resolve(out));
+  const dirInfo = await stat(dir).catch(() => undefined);
+  if (!dirInfo?.isDirectory()) {
+    throw new InputError(`--out ${out}: directory ${dir} does not exist: create it first, or write to another path`);
+  }
+  await access(dir, constants.W_OK).catch(() => {
+    throw new InputError(`--out ${out}: directory ${dir} is not writable: choose a directory you can write to`);
+  });
+  if ((await stat(out).catch(() => undefined))?.isDirectory()) {
+    throw new InputError(`--out ${out} is a directory: name a file, e.g. ${path.join(out, 'backup.om')}`);
+  }
+}
+
+/** A hidden sibling of `out`, so the final rename stays on one file system. */
+function partialPathOf(out: string): string {
+  const abs = path.resolve(out);
+  return path.join(
+    path.dirname(abs),
+    `.${path.basename(abs)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+}
+
 export async function exportCommand(flags: ExportFlags): Promise<void> {
   if (flags.format !== 'openmetrics') {
     throw new InputError(`--format ${flags.format} is not supported: use --format openmetrics`);
   }
+  const toStdout = flags.out === '-';
+  if (!toStdout) await checkOutPath(flags.out);
   const sel = await select(flags);
   const { plan } = sel;
   const coverage = coverageOf(plan);
   warnIncomplete(plan.gaps, plan.unreadable);
   const counts: ExportCounts = { samples: 0, series: 0, stale_markers_dropped: 0 };
-  const toStdout = flags.out === '-';
-  const out = toStdout ? process.stdout : createWriteStream(flags.out);
+  // The file appears under its name only once complete: a killed or failed export leaves no partial file there.
+  const partial = toStdout ? undefined : partialPathOf(flags.out);
+  const out = partial ? createWriteStream(partial, { flags: 'wx' }) : process.stdout;
   const window = { startMs: sel.fromMs, endMs: sel.toMs };
   const store = sel.store;
   const failures: RestoreFailure[] = [...coverage.unreadable_failures];
@@ -282,15 +312,24 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
       duplicates += filter.duplicates;
     }
   }
-  await duringRun(async () => {
-    for await (const text of toOpenMetrics(pieces(), counts)) {
-      if (!writeData(out, text)) await once(out, 'drain');
+  try {
+    await duringRun(async () => {
+      for await (const text of toOpenMetrics(pieces(), counts)) {
+        if (!writeData(out, text)) await once(out, 'drain');
+      }
+      if (partial) {
+        out.end();
+        await once(out, 'finish');
+        await rename(partial, flags.out);
+      }
+    });
+  } catch (err) {
+    if (partial) {
+      out.destroy();
+      await unlink(partial).catch(() => undefined);
     }
-    if (!toStdout) {
-      out.end();
-      await once(out, 'finish');
-    }
-  });
+    throw err;
+  }
   const shards = plan.reads.length + plan.unreadable.length;
   const summary = {
     shards,

@@ -5,6 +5,9 @@
  */
 import { chmod, cp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { watch } from 'node:fs';
 import { startPrometheusWithHistory, type HistoryServer } from '../harness/history';
 import { backfillOpenMetrics, startPrometheus } from '../harness/prometheus';
 import { startS3rver, type S3rverHandle } from '../harness/s3rver';
@@ -20,6 +23,7 @@ import { parseSelector } from '../../lambdas/core/prom/selector';
 import type { TimeWindow } from '../../lambdas/core/types';
 
 const HOUR = 3_600_000;
+const BIN = path.resolve(__dirname, '../../bin/promvault.js');
 const NOBODY = 65534;
 const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
 
@@ -406,6 +410,37 @@ describe('overlapping shards are read once', () => {
     } finally {
       await b.stop();
     }
+  });
+});
+
+describe('export writes --out whole or not at all (issue 15)', () => {
+  it('a directory that does not exist is bad input before any work: exit 2, named, nothing created', async () => {
+    const missing = path.join(work, 'no-such-dir');
+    const res = await runCli(['export', '--store', store, ...rangeArgs(), '--out', path.join(missing, 'x.om')]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`--out ${path.join(missing, 'x.om')}: directory ${missing} does not exist`);
+    expect(res.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(await exists(missing)).toBe(false);
+  });
+
+  it('an export killed (SIGKILL) while writing leaves no file under --out; a re-run writes it whole', async () => {
+    const dir = path.join(work, 'killed-export');
+    await mkdir(dir);
+    const out = path.join(dir, 'backup.om');
+    const child = spawn(process.execPath, [BIN, 'export', '--store', store, ...rangeArgs(), '--out', out], {
+      stdio: 'ignore',
+    });
+    // Killed the moment the first file shows up in the (empty) directory, i.e. as writing starts.
+    const watcher = watch(dir, () => child.kill('SIGKILL'));
+    const [, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+    watcher.close();
+    expect(signal).toBe('SIGKILL');
+    expect(await exists(out)).toBe(false);
+
+    const res = await runCli(['export', '--store', store, ...rangeArgs(), '--out', out, '--json']);
+    expect(res.code).toBe(0);
+    expect(res.json).toMatchObject({ samples: a.samples });
+    expect((await readFile(out, 'utf8')).endsWith('# EOF\n')).toBe(true);
   });
 });
 
