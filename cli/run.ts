@@ -4,7 +4,6 @@
  * (--aws: StartExecution, then follow it). Configuration comes from the cdk.json context, as
  * for `cdk deploy`. Everything the user typed is checked before any work starts.
  */
-import { setMaxListeners } from 'node:events';
 import { Command, Option } from 'commander';
 import { InputError } from '../lambdas/core/errors';
 import { THAW_TIERS } from '../lambdas/core/restore/thaw';
@@ -43,22 +42,13 @@ const LOCAL_ONLY = [
 ] as const;
 const AWS_ONLY = ['stateMachineArn', 'executionName', 'pollInterval'] as const;
 
-/** Abort listeners one signal may hold before Node warns of a leak, in a local run. */
-const IN_PROCESS_MAX_LISTENERS = 1000;
-
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /**
  * Loaded on use: the local runner pulls in the CDK (seconds to load), which `--aws` does not
  * need. `require`, not `import()`: the bundle (scripts/build-cli.js) is CommonJS.
  */
-const loadLocal = () => {
-  // In process, concurrent Task invocations share @middy/core's one AbortSignal (on Lambda a
-  // container runs one invocation at a time), so it legitimately holds one listener per request
-  // in flight. Raised before the handler modules load: it applies to signals created afterwards.
-  setMaxListeners(IN_PROCESS_MAX_LISTENERS);
-  return require('./local-runner/api') as typeof import('./local-runner/api');
-};
+const loadLocal = () => require('./local-runner/api') as typeof import('./local-runner/api');
 const loadAws = () => require('./local-runner/aws') as typeof import('./local-runner/aws');
 
 interface ModeFlags {

@@ -9,6 +9,7 @@
  * No orchestration is written here: change the CDK workflow and the local run changes with it.
  * Used by `promvault run … --local` (cli/run.ts) and by the demo (bin/demo.ts).
  */
+import './in-process-signals';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsProvider } from '../../lambdas/adapters/secrets';

@@ -31,6 +31,11 @@ export interface SeriesPiece {
 export const REPLICA_MODES = ['merge', 'failover'] as const;
 export type ReplicaMode = (typeof REPLICA_MODES)[number];
 
+/** Merge with two or more replicas; with one there is nothing to merge. */
+export function defaultReplicaMode(replicas: number): ReplicaMode {
+  return replicas > 1 ? 'merge' : 'failover';
+}
+
 /** A half-open time window [startMs, endMs). */
 export interface TimeWindow {
   readonly startMs: number;

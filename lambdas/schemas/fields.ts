@@ -16,20 +16,14 @@ import { PromvaultError } from '../core/errors';
 import { formatSelector, parseSelector } from '../core/prom/selector';
 import { validateSourceName } from '../core/shard';
 import { parseDuration } from '../core/time';
-import type { ReplicaMode } from '../core/types';
 import { redactUserInfo, show } from './issues';
 
 export { THAW_TIERS, type ThawTier } from '../core/restore/thaw';
-export { REPLICA_MODES, type ReplicaMode } from '../core/types';
+export { REPLICA_MODES, defaultReplicaMode, type ReplicaMode } from '../core/types';
 export const ARCHIVE_CLASSES = ['GLACIER', 'DEEP_ARCHIVE'] as const;
 export type ArchiveClass = (typeof ARCHIVE_CLASSES)[number];
 export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
 export const STATE_MACHINE_LOG_LEVELS = ['ALL', 'ERROR'] as const;
-
-/** `merge` when there is more than one URL to merge; one URL reads the same either way. */
-export function defaultReplicaMode(urlCount: number): ReplicaMode {
-  return urlCount >= 2 ? 'merge' : 'failover';
-}
 
 /** An error map for a schema: `is missing: expected X` or `expected X, got <value>`. */
 export function expected(what: string): (issue: { input?: unknown }) => string {

@@ -1,16 +1,14 @@
 /** The reader for a source with HA replicas: merged (the default with two or more) or failover. */
 import type { PrometheusReader } from '../ports';
-import type { ReplicaMode } from '../types';
+import { defaultReplicaMode, type ReplicaMode } from '../types';
+
+export { defaultReplicaMode };
 import { FailoverReader, type FailoverOptions } from './failover';
 import { MergeReader, type MergeOptions } from './replica-merge';
 
 export interface ReplicaOptions extends FailoverOptions, MergeOptions {
   /** Default: merge with two or more replicas. */
   readonly mode?: ReplicaMode;
-}
-
-export function defaultReplicaMode(replicas: number): ReplicaMode {
-  return replicas > 1 ? 'merge' : 'failover';
 }
 
 export function replicaReader(replicas: readonly PrometheusReader[], options: ReplicaOptions = {}): PrometheusReader {
