@@ -3,9 +3,9 @@
  * folder-scoped access, the backup and restore state machines, a schedule per source, and the
  * alarms and dashboard watching them.
  */
-import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { HANDLERS } from '../../lambdas/handlers/contracts';
@@ -26,9 +26,12 @@ export interface PromvaultStackProps extends StackProps {
   readonly handlersDir?: string;
 }
 
-/** What each function may touch in the archive: the least each handler needs (see contracts.ts). */
+/**
+ * What each function may touch in the archive: the least each handler needs (see contracts.ts),
+ * proven against the calls the handlers make by test/unit/cdk/iam.test.ts.
+ */
 export const ARCHIVE_ACCESS: Readonly<Record<FunctionRole, PrefixAccess>> = {
-  planBackup: { read: ['checkpoints', 'manifests'], write: ['plans'] },
+  planBackup: { read: ['checkpoints'], write: ['plans'] },
   // A re-run writes its object beside the committed one, then deletes the one it superseded.
   backupShard: { read: ['manifests'], write: ['shards', 'manifests'], delete: ['shards'] },
   commitBackup: { read: ['manifests', 'plans', 'checkpoints'], write: ['checkpoints'] },
@@ -38,6 +41,12 @@ export const ARCHIVE_ACCESS: Readonly<Record<FunctionRole, PrefixAccess>> = {
   restoreShard: { read: ['shards', 'manifests'], write: ['restores'] },
   report: { read: ['restores'], write: ['restores'] },
 };
+
+/** ARCHIVE_ACCESS, less what the configuration makes needless: without an archive tier nothing is ever thawed. */
+export function archiveAccess(role: FunctionRole, config: PromvaultConfig): PrefixAccess {
+  const access = ARCHIVE_ACCESS[role];
+  return config.bucket.archiveDays === null ? { ...access, restore: [] } : access;
+}
 
 /** Functions that talk to Prometheus or the remote-write target, and so may need the VPC. */
 const NETWORK_ROLES: readonly FunctionRole[] = ['backupShard', 'restoreShard'];
@@ -74,7 +83,7 @@ export class PromvaultStack extends Stack {
         logRetentionDays: logRetention,
         ...(config.vpc !== undefined && NETWORK_ROLES.includes(role) ? { network: config.vpc } : {}),
       });
-      this.archive.grantPrefixes(fn, ARCHIVE_ACCESS[role]);
+      this.archive.grantPrefixes(fn, archiveAccess(role, config));
       functions[role] = fn;
     }
     this.functions = functions;
@@ -142,14 +151,16 @@ export class PromvaultStack extends Stack {
         ? []
         : [[config.restore.targetSecretName, this.functions.restoreShard] as [string, PromvaultFunction]]),
     ];
-    const secrets = new Map<string, secretsmanager.ISecret>();
     for (const [name, fn] of grants) {
-      let secret = secrets.get(name);
-      if (secret === undefined) {
-        secret = secretsmanager.Secret.fromSecretNameV2(this, `Secret${secrets.size}`, name);
-        secrets.set(name, secret);
-      }
-      secret.grantRead(fn);
+      // Secrets Manager appends '-' and six characters to the name. GetSecretValue only: the
+      // CDK's grantRead would add DescribeSecret, which the handlers never call.
+      const arn = this.formatArn({
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${name}-??????`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [arn] }));
     }
   }
 }

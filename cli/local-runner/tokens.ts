@@ -133,6 +133,13 @@ export class TokenResolver {
     if (resource.Type === 'AWS::Lambda::Function' && attr === 'Arn')
       return `arn:${this.partition}:lambda:${this.region}:${this.account}:function:${id}`;
     if (resource.Type === 'AWS::S3::Bucket' && attr === 'Arn') return `arn:${this.partition}:s3:::${this.ref(id)}`;
+    // ARNs of the kinds IAM policies name, so a policy resolves to what a request names (test/unit/cdk/iam.test.ts).
+    const where = `${this.partition}:%s:${this.region}:${this.account}`;
+    if (attr === 'Arn') {
+      if (resource.Type === 'AWS::KMS::Key') return `arn:${where.replace('%s', 'kms')}:key/${id}`;
+      if (resource.Type === 'AWS::Logs::LogGroup') return `arn:${where.replace('%s', 'logs')}:log-group:${id}:*`;
+      if (resource.Type === 'AWS::IAM::Role') return `arn:${this.partition}:iam::${this.account}:role/${id}`;
+    }
     return `${id}.${attr}`;
   }
 
