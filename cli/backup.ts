@@ -9,8 +9,7 @@ import {
   type PlannedShard,
 } from '../lambdas/core/backup/run';
 import { openStore } from '../lambdas/adapters/open-store';
-import { collectGarbage, DEFAULT_GC_GRACE_MS, type GcReport } from '../lambdas/core/gc';
-import type { ObjectStore } from '../lambdas/core/ports';
+import { cleanLeftovers, DEFAULT_GC_GRACE_MS } from '../lambdas/core/gc';
 import { storeOptions } from './store-flags';
 import { openSource, sourceName, type SourceFlags } from './source';
 import { createProgress } from './progress';
@@ -72,7 +71,9 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     },
     input,
   ).finally(() => progress.stop());
-  const gc = await cleanLeftovers(store, gcGraceMs);
+  const gc = await cleanLeftovers(store, { nowMs: Date.now(), graceMs: gcGraceMs }, (message) =>
+    process.stderr.write(`warning: ${message}\n`),
+  );
 
   for (const f of report.failed) process.stderr.write(`shard ${f.key} failed: ${f.error}\n`);
   for (const m of report.missing_replicas) {
@@ -108,21 +109,6 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   if (report.failed.length > 0) process.exitCode = 1;
   // Finished, but a replica's samples may be missing from some shards.
   else if (report.missing_replicas.length > 0) process.exitCode = EXIT.incomplete;
-}
-
-/**
- * After the commit step, leftovers of killed runs older than the grace period go (see gc.ts).
- * Best effort: a failure is a warning, never the run's outcome.
- */
-async function cleanLeftovers(store: ObjectStore, graceMs: number): Promise<GcReport | undefined> {
-  try {
-    const gc = await collectGarbage(store, { nowMs: Date.now(), graceMs });
-    for (const f of gc.failures) process.stderr.write(`warning: gc cannot delete ${f.key}: ${f.error}\n`);
-    return gc;
-  } catch (err) {
-    process.stderr.write(`warning: gc after the backup failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    return undefined;
-  }
 }
 
 /** --dry-run: the shards and what would happen to each, from the store's manifests alone. */

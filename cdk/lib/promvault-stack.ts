@@ -34,7 +34,8 @@ export const ARCHIVE_ACCESS: Readonly<Record<FunctionRole, PrefixAccess>> = {
   planBackup: { read: ['checkpoints'], write: ['plans'] },
   // A re-run writes its object beside the committed one, then deletes the one it superseded.
   backupShard: { read: ['manifests'], write: ['shards', 'manifests'], delete: ['shards'] },
-  commitBackup: { read: ['manifests', 'plans', 'checkpoints'], write: ['checkpoints'] },
+  // After the commit, gc deletes shard objects no manifest names (never a manifest or checkpoint).
+  commitBackup: { read: ['manifests', 'plans', 'checkpoints'], write: ['checkpoints'], delete: ['shards'] },
   planRestore: { read: ['manifests'], write: ['restores'] },
   // Thaw reads the restore plan and the manifests naming the objects it thaws.
   thaw: { read: ['restores', 'manifests', 'shards'], restore: ['shards'] },

@@ -8,7 +8,8 @@ import { CorruptShardError, ObjectNotFoundError } from './errors';
 import { readManifest } from './manifest';
 import { mapPool } from './pool';
 import type { ObjectInfo, ObjectStore } from './ports';
-import { planGarbage, type ManifestRef, type StoredItem } from './gc-plan';
+import { planGarbage, shardOfManifestKey, shardOfObjectKey, type ManifestRef, type StoredItem } from './gc-plan';
+import { checkpointKey } from './shard';
 
 /** The default grace period: longer than any run of one shard takes from object to manifest. */
 export const DEFAULT_GC_GRACE_MS = 3_600_000;
@@ -20,6 +21,14 @@ export interface GcOptions {
   readonly nowMs: number;
   readonly graceMs: number;
   readonly dryRun?: boolean;
+  /** Only this source's shards, manifests and checkpoint leftovers. @default every source */
+  readonly source?: string;
+  /**
+   * 'ambiguous': read the manifests only of shards with more than one object; an object alone
+   * beside its shard's manifest is taken as the one it names, so it is kept unread. What a
+   * scheduled run can afford over years of history. @default 'all'
+   */
+  readonly readManifests?: 'all' | 'ambiguous';
 }
 
 export interface GcReport {
@@ -43,11 +52,43 @@ async function collect(items: AsyncIterable<ObjectInfo> | undefined): Promise<St
   return out;
 }
 
+/** Whether a temporary file belongs to `source`: under its shards or manifests, or beside its checkpoint. */
+function ofSource(key: string, source: string): boolean {
+  const checkpoint = checkpointKey(source);
+  const slash = checkpoint.lastIndexOf('/');
+  const checkpointTemp = `${checkpoint.slice(0, slash + 1)}.${checkpoint.slice(slash + 1)}.tmp-`;
+  return (
+    key.startsWith(`shards/${source}/`) || key.startsWith(`manifests/${source}/`) || key.startsWith(checkpointTemp)
+  );
+}
+
+/** Manifests naming the only object of their shard, without reading them (see GcOptions.readManifests). */
+function unambiguous(objects: readonly StoredItem[], manifestKeys: readonly string[]): Map<string, ManifestRef> {
+  const objectsOf = new Map<string, string[]>();
+  for (const o of objects) {
+    const shard = shardOfObjectKey(o.key);
+    if (shard !== undefined) objectsOf.set(shard, [...(objectsOf.get(shard) ?? []), o.key]);
+  }
+  const out = new Map<string, ManifestRef>();
+  for (const manifestKey of manifestKeys) {
+    const only = objectsOf.get(shardOfManifestKey(manifestKey) ?? '');
+    if (only?.length === 1) out.set(manifestKey, { manifestKey, objectKey: only[0] });
+  }
+  return out;
+}
+
 export async function collectGarbage(store: ObjectStore, options: GcOptions): Promise<GcReport> {
-  const objects = await collect(store.list('shards/', { modified: true }));
-  const temporaries = await collect(store.listTemporary?.());
-  const manifestKeys = (await collect(store.list('manifests/'))).map((m) => m.key);
+  const scope = options.source === undefined ? '' : `${options.source}/`;
+  const objects = await collect(store.list(`shards/${scope}`, { modified: true }));
+  const temporaries = (await collect(store.listTemporary?.())).filter(
+    (t) => options.source === undefined || ofSource(t.key, options.source),
+  );
+  const manifestKeys = (await collect(store.list(`manifests/${scope}`))).map((m) => m.key);
+  const known =
+    options.readManifests === 'ambiguous' ? unambiguous(objects, manifestKeys) : new Map<string, ManifestRef>();
   const manifests = await mapPool(manifestKeys, MANIFEST_READS, async (key): Promise<ManifestRef | undefined> => {
+    const unread = known.get(key);
+    if (unread !== undefined) return unread;
     try {
       return { manifestKey: key, objectKey: (await readManifest(store, key)).object_key };
     } catch (err) {
@@ -90,4 +131,23 @@ export async function collectGarbage(store: ObjectStore, options: GcOptions): Pr
     deleted_keys: deleted.map((d) => d.key).sort(),
     failures,
   };
+}
+
+/**
+ * collectGarbage after a backup's commit: best effort, so a failure goes to `warn` (a delete that
+ * failed, or gc as a whole) and never becomes the run's outcome.
+ */
+export async function cleanLeftovers(
+  store: ObjectStore,
+  options: GcOptions,
+  warn: (message: string) => void,
+): Promise<GcReport | undefined> {
+  try {
+    const gc = await collectGarbage(store, options);
+    for (const f of gc.failures) warn(`gc cannot delete ${f.key}: ${f.error}`);
+    return gc;
+  } catch (err) {
+    warn(`gc after the backup failed: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
 }

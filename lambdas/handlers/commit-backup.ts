@@ -1,12 +1,14 @@
 /**
  * CommitBackup: CommitInput → CommitOutput. The store is the truth: the plan and the manifests
  * decide (the Map's results are discarded). Advances the checkpoint, emits the run's metrics,
- * and only then fails with ShardsFailedError when a planned shard has no manifest.
+ * deletes the source's leftovers older than the grace period (gc, best effort), and only then
+ * fails with ShardsFailedError when a planned shard has no manifest.
  */
 import middy from '@middy/core';
 import { commitPlanned } from '../core/backup/commit-plan';
 import { missingShardsMessage, runMetrics } from '../core/backup/commit-report';
 import { InputError } from '../core/errors';
+import { cleanLeftovers } from '../core/gc';
 import { findSource } from '../adapters/runtime-config';
 import { HANDLERS, type CommitInput, type CommitOutput } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
@@ -40,6 +42,12 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       timestampMs: nowMs,
     });
 
+    // Leftovers of this source's killed runs, as after a CLI backup; reading only ambiguous manifests keeps it cheap.
+    const gc = await cleanLeftovers(
+      store,
+      { nowMs, graceMs: config.gcGraceMs, source: source.name, readManifests: 'ambiguous' },
+      (message) => context.log.warn(message),
+    );
     const { missing, checkpoint } = result;
     const output: CommitOutput = {
       source: source.name,
@@ -50,12 +58,14 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       checkpointMs: checkpoint?.end_ms ?? null,
       samples: result.samples,
       storedBytes: result.storedBytes,
+      gcDeleted: gc?.deleted ?? null,
     };
     context.log.info('committed', {
       planned: refs.length,
       committed: output.committed,
       missing: missing.length,
       checkpointMs: output.checkpointMs,
+      gcDeleted: output.gcDeleted,
     });
     if (missing.length === 0) return output;
     throw new ShardsFailedError(

@@ -57,6 +57,8 @@ export interface CommitOutput {
   readonly checkpointMs: number | null;
   readonly samples: number;
   readonly storedBytes: number;
+  /** Leftovers of killed runs deleted after the commit; null when gc failed (a warning is logged). */
+  readonly gcDeleted: number | null;
 }
 
 // ---- restore state machine ----

@@ -4,6 +4,7 @@
  * a typo must not silently fall back to a default.
  */
 import { z } from 'zod';
+import { DEFAULT_GC_GRACE_MS } from '../core/gc';
 import { formatDuration } from '../core/time';
 import {
   ARCHIVE_CLASSES,
@@ -395,6 +396,8 @@ const configFields = strict({
   functions: functionsSchema,
   /** Plans with more shards than this go to S3 and run through a Distributed Map. */
   inlinePlanLimit: int(100, 1, 400),
+  /** After each commit, leftovers of killed runs of that source older than this are deleted (core/gc.ts). */
+  gcGrace: withDefault(duration(), formatDuration(DEFAULT_GC_GRACE_MS)),
 });
 
 /** Checks between sections; `vpc` is the one VPC shared by every source that sets one. */
@@ -433,6 +436,13 @@ export const promvaultConfigSchema = thenCheck(configFields, (c, ctx) => {
           'give every private source the same vpc block, or deploy a second stack with its own context',
       );
   });
+  // A shard's object and its manifest are written within one BackupShard invocation.
+  if (c.gcGrace < c.functions.backupShard.timeoutMs)
+    fail(
+      ['gcGrace'],
+      `${formatDuration(c.gcGrace)} is shorter than functions.backupShard.timeout ${formatDuration(c.functions.backupShard.timeoutMs)}: ` +
+        'gc could delete the object of a shard whose manifest is still being written; raise gcGrace',
+    );
   if (c.restore.thawTier === 'Expedited' && c.bucket.archiveDays !== null && c.bucket.archiveClass === 'DEEP_ARCHIVE')
     fail(['restore', 'thawTier'], 'Expedited retrieval is not available from DEEP_ARCHIVE: use Standard or Bulk');
 })
@@ -486,5 +496,6 @@ export function toRuntimeConfig(config: PromvaultConfig, bucketName: string): Ru
       thawDays: r.thawDays,
     },
     inlinePlanLimit: config.inlinePlanLimit,
+    ...(config.gcGrace !== DEFAULT_GC_GRACE_MS ? { gcGraceMs: config.gcGrace } : {}),
   };
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../core/errors';
+import { DEFAULT_GC_GRACE_MS } from '../core/gc';
 import {
   canonicalSelector,
   choice,
@@ -99,6 +100,8 @@ export const runtimeConfigSchema = thenCheck(
         .prefault({}),
       /** Plans with more shards than this go to S3 and run through a Distributed Map. */
       inlinePlanLimit: wholeNumber(0, 10_000).default(CONFIG_DEFAULTS.inlinePlanLimit),
+      /** CommitBackup deletes leftovers of its source older than this (core/gc.ts). */
+      gcGraceMs: wholeNumber(0, 366 * DAY_MS).default(DEFAULT_GC_GRACE_MS),
     },
     { error: expected('a JSON object') },
   ),

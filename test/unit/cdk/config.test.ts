@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, parseConfig, toRuntimeConfig } from '../../../cdk/lib/config';
 import { minimalConfig } from './helpers';
+import { parseRuntimeConfig } from '../../../lambdas/schemas/runtime-config';
 
 const source = (extra: Record<string, unknown>) => ({
   name: 'prod',
@@ -109,6 +110,17 @@ describe('parseConfig values', () => {
       objectLock: { mode: 'COMPLIANCE', days: 30 },
     });
     expect(config.vpc?.subnetIds).toEqual(['subnet-0123456789abcdef0']);
+  });
+
+  test('gcGrace: 1h by default (as promvault gc), sent to the functions only when changed', () => {
+    expect(parseConfig(minimalConfig()).gcGrace).toBe(3_600_000);
+    expect(toRuntimeConfig(parseConfig(minimalConfig()), 'b')).not.toHaveProperty('gcGraceMs');
+    expect(toRuntimeConfig(parseConfig(minimalConfig({ gcGrace: '6h' })), 'b')).toMatchObject({
+      gcGraceMs: 21_600_000,
+    });
+    expect(parseRuntimeConfig(JSON.stringify(toRuntimeConfig(parseConfig(minimalConfig()), 'b'))).gcGraceMs).toBe(
+      3_600_000,
+    );
   });
 
   test('toRuntimeConfig is the handlers contract (RuntimeConfig)', () => {
@@ -280,6 +292,12 @@ describe('a bad value names the key and the fix', () => {
       minimalConfig({ functions: { backupShard: { timeout: '20m' } } }),
       /promvault\.functions\.backupShard\.timeout: 20m must be between 1s and 15m/,
     ],
+    [
+      'a gc grace shorter than a shard run may take',
+      minimalConfig({ gcGrace: '10m' }),
+      /promvault\.gcGrace: 10m is shorter than functions\.backupShard\.timeout 15m: .*raise gcGrace/,
+    ],
+    ['a gc grace that is no duration', minimalConfig({ gcGrace: 'soon' }), /promvault\.gcGrace: /],
     [
       'more sources than fit in a Lambda environment',
       {

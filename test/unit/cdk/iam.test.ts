@@ -12,7 +12,7 @@
  * (test/harness/iam-policies.ts). Data-driven over the template's functions: a new function
  * fails here until a scenario below runs it.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runBackupLocally, runRestoreLocally, templateFor } from '../../../cli/local-runner/api';
@@ -195,8 +195,8 @@ async function record(scenario: Scenario): Promise<World> {
       await backup(T0 + 150 * MINUTE, {}),
       // The next shard while its window is still open: stored incomplete.
       await backup(T0 + 150 * MINUTE, { from: iso(T0 + 2 * HOUR), to: iso(T0 + 3 * HOUR) }),
-      // From the checkpoint: the incomplete shard's re-run.
-      await backup(T0 + DAY, { to: iso(T0 + 3 * HOUR) }),
+      // From the checkpoint: the incomplete shard's re-run; its commit deletes a killed run's object.
+      await plantLeftover(dir, T0).then(() => backup(T0 + DAY, { to: iso(T0 + 3 * HOUR) })),
       await backup(T0 + DAY, { from: iso(T0), to: iso(T0 + 3 * HOUR), force: true }),
     ];
     const restore = await runRestoreLocally({ ...common, from: iso(T0), to: iso(T0 + 3 * HOUR), target: TARGET });
@@ -223,6 +223,14 @@ async function record(scenario: Scenario): Promise<World> {
       s.store.calls.flatMap((c) => s3CallsOf(c, s.archive)),
     );
   return { template, roles, resourcePolicyOf: resourcePolicies(resolver), calls, outcomes };
+}
+
+/** An object of a run killed before its manifest, written at `atMs`: gc's to delete. */
+async function plantLeftover(dir: string, atMs: number): Promise<void> {
+  const file = path.join(dir, 'shards', 'prod', '2026', '01', '01', 'killed-run.v1.pvs');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, 'left behind');
+  await utimes(file, new Date(atMs), new Date(atMs));
 }
 
 /**
@@ -378,6 +386,7 @@ describe('the evaluation fails when the template lacks a grant', () => {
     ['BackupShard', 's3:DeleteObject', '/shards/*'],
     ['BackupShard', 's3:PutObject', '/manifests/*'],
     ['CommitBackup', 's3:PutObject', '/checkpoints/*'],
+    ['CommitBackup', 's3:DeleteObject', '/shards/*'],
     ['Thaw', 's3:RestoreObject', '/shards/*'],
     ['RestoreShard', 's3:GetObject', '/shards/*'],
     ['PlanBackup', 's3:ListBucket', DIRECTORY_BUCKET],

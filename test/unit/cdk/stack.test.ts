@@ -92,6 +92,7 @@ describe('IAM: each function reaches only its folders under the prefix', () => {
         's3:GetObject': objects('checkpoints', 'manifests', 'plans'),
         's3:PutObject': objects('checkpoints'),
         's3:AbortMultipartUpload': objects('checkpoints'),
+        's3:DeleteObject': objects('shards'),
         'kms:GenerateDataKey': ['<ArchiveKey.Arn>'],
       },
     ],

@@ -47,6 +47,7 @@ export function testConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfi
       thawDays: 7,
     },
     inlinePlanLimit: 3,
+    gcGraceMs: HOUR,
     ...overrides,
   };
 }

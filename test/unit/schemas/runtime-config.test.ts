@@ -19,6 +19,7 @@ test('defaults fill what the JSON leaves out', () => {
     sources: [{ ...source, replicaMode: 'failover', replicaLabels: [], selectors: [] }],
     restore: { concurrency: 4, batchSamples: 5000, thawTier: 'Bulk', thawDays: 7 },
     inlinePlanLimit: 500,
+    gcGraceMs: 3_600_000,
   });
 });
 
