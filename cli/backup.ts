@@ -13,7 +13,7 @@ import { cleanLeftovers, DEFAULT_GC_GRACE_MS } from '../lambdas/core/gc';
 import { storeOptions } from './store-flags';
 import { openSource, sourceName, type SourceFlags } from './source';
 import { createProgress } from './progress';
-import { EXIT, formatBytes, formatCount, printJson } from './output';
+import { EXIT, duringRun, formatBytes, formatCount, printJson } from './output';
 
 interface BackupFlags extends SourceFlags {
   store: string;
@@ -61,15 +61,18 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
 
   const progress = createProgress('backup', !flags.json);
   progress.start(planned.length);
-  const report = await runBackup(
-    {
-      reader: source.reader,
-      store,
-      nowMs: Date.now,
-      onShardDone: (r, done) =>
-        progress.update(done, 'status' in r ? `${formatIso(r.ref.window.startMs)} ${r.status}` : `FAILED ${r.key}`),
-    },
-    input,
+  // Past the probe and the store check, whatever fails is the run failing (exit 1), not bad input.
+  const report = await duringRun(() =>
+    runBackup(
+      {
+        reader: source.reader,
+        store,
+        nowMs: Date.now,
+        onShardDone: (r, done) =>
+          progress.update(done, 'status' in r ? `${formatIso(r.ref.window.startMs)} ${r.status}` : `FAILED ${r.key}`),
+      },
+      input,
+    ),
   ).finally(() => progress.stop());
   const gc = await cleanLeftovers(store, { nowMs: Date.now(), graceMs: gcGraceMs }, (message) =>
     process.stderr.write(`warning: ${message}\n`),

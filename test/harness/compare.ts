@@ -68,3 +68,41 @@ export function totalSamples(series: Map<string, Collected>): number {
   for (const s of series.values()) n += s.timestamps.length;
   return n;
 }
+
+export interface SampleCounts {
+  /** Expected samples absent from `actual`. */
+  readonly lost: number;
+  /** Samples at an expected timestamp with other bits, plus samples `expected` does not hold. */
+  readonly changed: number;
+}
+
+/**
+ * Sample-level counts of how `actual` differs from `expected`, whatever the order the samples
+ * were collected in. `within` limits the comparison to the timestamps it accepts.
+ */
+export function countDifferences(
+  expected: Map<string, Collected>,
+  actual: Map<string, Collected>,
+  within: (ts: number) => boolean = () => true,
+): SampleCounts {
+  let lost = 0;
+  let changed = 0;
+  const byTime = (c: Collected | undefined) => {
+    const m = new Map<number, bigint>();
+    c?.timestamps.forEach((t, i) => {
+      if (within(t)) m.set(t, c.bits[i]!);
+    });
+    return m;
+  };
+  for (const key of new Set([...expected.keys(), ...actual.keys()])) {
+    const e = byTime(expected.get(key));
+    const a = byTime(actual.get(key));
+    for (const [t, bits] of e) {
+      const got = a.get(t);
+      if (got === undefined) lost++;
+      else if (got !== bits) changed++;
+    }
+    for (const t of a.keys()) if (!e.has(t)) changed++;
+  }
+  return { lost, changed };
+}
