@@ -4,8 +4,10 @@
  * faults_injected, runs_recovered, samples_lost, samples_changed, partial_objects_visible,
  * false_successes. Exits 1 when any run was a false success, lost or changed a sample, left a
  * partial object visible, or did not recover; or when a fault could not be injected.
+ * --open-defects adds the faults that show a reported, unfixed defect; --only=a,b runs the faults
+ * whose names contain a or b.
  */
-import { FAULTS, runFault, type FaultOutcome } from './faults';
+import { FAULTS, GATE, runFault, type FaultOutcome } from './faults';
 import { startWorld } from './world';
 
 export interface FaultSummary {
@@ -31,7 +33,7 @@ export function summarize(outcomes: readonly FaultOutcome[]): FaultSummary {
 
 function line(o: FaultOutcome, seconds: number): string {
   const ok = o.injected && o.recovered && !o.falseSuccess && o.partialVisible + o.lost + o.changed === 0;
-  const error = o.error === '' ? '' : ` (${o.error.length > 160 ? `${o.error.slice(0, 157)}...` : o.error})`;
+  const error = o.error === '' ? '' : ` (${o.error.length > 300 ? `${o.error.slice(0, 297)}...` : o.error})`;
   const parts = [
     `${ok ? 'ok  ' : 'FAIL'} ${o.name.padEnd(32)} ${seconds.toFixed(1).padStart(5)} s`,
     `faulted run: ${o.run}${error}`,
@@ -45,7 +47,8 @@ function line(o: FaultOutcome, seconds: number): string {
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-  const faults = only === undefined ? FAULTS : FAULTS.filter((f) => only.split(',').some((o) => f.name.includes(o)));
+  const chosen = process.argv.includes('--open-defects') ? FAULTS : GATE;
+  const faults = only === undefined ? chosen : chosen.filter((f) => only.split(',').some((o) => f.name.includes(o)));
   const started = Date.now();
   const world = await startWorld();
   const outcomes: FaultOutcome[] = [];
@@ -58,6 +61,7 @@ async function main(): Promise<void> {
       const outcome = await runFault(world, fault);
       outcomes.push(outcome);
       process.stdout.write(`${line(outcome, (Date.now() - t0) / 1000)}\n`);
+      if (fault.open !== undefined) process.stdout.write(`     open defect: ${fault.open}\n`);
     }
   } finally {
     await world.stop();

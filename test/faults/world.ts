@@ -88,7 +88,12 @@ export async function startWorld(): Promise<World> {
     for (const s of stops.reverse()) await s().catch(() => undefined);
   };
   try {
-    const history: HistoryServer = await startPrometheusWithHistory('small');
+    // Small frames (the default is 1 MiB): each shard's answer is several frames, as on a big server.
+    const history: HistoryServer = await startPrometheusWithHistory(
+      'small',
+      {},
+      { extraArgs: ['--storage.remote.read-max-bytes-in-frame=4096'] },
+    );
     const sourceProxy = await startFaultProxy(history.url);
     const source = new RestartablePrometheus(history, sourceProxy);
     stops.push(

@@ -29,6 +29,8 @@ export type FaultAction =
   | { readonly kind: 'reset-mid-body' }
   /** Pass on; announce the full length, send half the body, then close cleanly (FIN). */
   | { readonly kind: 'truncate-body' }
+  /** Pass on; keep the whole streamed remote-read frames in the first half of the body, end cleanly. */
+  | { readonly kind: 'cut-at-frame-boundary' }
   /** Pass on; flip the bits of the CRC-32C of the first streamed remote-read frame. */
   | { readonly kind: 'corrupt-frame-crc' }
   /** Pass on, then reset the connection instead of answering: the write landed, the client cannot know. */
@@ -99,6 +101,18 @@ function corruptFirstFrameCrc(body: Buffer): Buffer {
   return copy;
 }
 
+/** The whole frames (uvarint length, 4-byte CRC, message) that end in the first half of the body. */
+function framesInFirstHalf(body: Buffer): Buffer {
+  let end = 0;
+  while (end < body.length) {
+    const [length, used] = uvarint(body, end);
+    const next = end + used + 4 + length;
+    if (next > body.length / 2) break;
+    end = next;
+  }
+  return body.subarray(0, end);
+}
+
 function sendWhole(res: ServerResponse, answer: Answer, body: Buffer): void {
   const headers = { ...answer.headers };
   delete headers['transfer-encoding'];
@@ -153,6 +167,9 @@ export async function startFaultProxy(upstreamOrigin: string): Promise<FaultProx
         return;
       case 'drop-answer':
         req.socket.resetAndDestroy();
+        return;
+      case 'cut-at-frame-boundary':
+        sendWhole(res, answer, answer.status === 200 ? framesInFirstHalf(answer.body) : answer.body);
         return;
       case 'corrupt-frame-crc':
         sendWhole(res, answer, answer.status === 200 ? corruptFirstFrameCrc(answer.body) : answer.body);

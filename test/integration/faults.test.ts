@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { FAULTS, runFault } from '../faults/faults';
+import { FAULTS, GATE, runFault } from '../faults/faults';
 import { startWorld } from '../faults/world';
 
 const RUN = path.resolve(__dirname, '../faults/run.ts');
@@ -35,8 +35,8 @@ test('every fault is injected and recovered: nothing lost, changed, partial or f
   const summary: unknown = last.startsWith('{') ? JSON.parse(last) : `no JSON line last; stderr: ${stderr}`;
   expect({ summary, failing: lines.filter((l) => l.startsWith('FAIL')), code }).toEqual({
     summary: {
-      faults_injected: FAULTS.length,
-      runs_recovered: FAULTS.length,
+      faults_injected: GATE.length,
+      runs_recovered: GATE.length,
       samples_lost: 0,
       samples_changed: 0,
       partial_objects_visible: 0,
