@@ -347,7 +347,7 @@ async function runBackupFault(world: World, fault: BackupFault): Promise<FaultOu
   const extra = fault.forced ? ['--force'] : [];
   const args = ['backup', ...backupArgs(world, store, extra)];
   if (fault.forced) {
-    const first = await cli(['backup', ...backupArgs(world, store)]);
+    const first = await cli(['backup', ...backupArgs(world, store, [], 'patient')]);
     if (first.code !== 0) notes.push(`the backup before the forced run failed: ${firstLine(first.stderr)}`);
   }
   const ctx: FaultContext = { world, fired: false, pending: [] };
@@ -364,7 +364,7 @@ async function runBackupFault(world: World, fault: BackupFault): Promise<FaultOu
   if (falseSuccess) notes.push(`exit 0 with ${after.counts.lost} lost, ${after.counts.changed} changed`);
   notes.push(...after.partialShards.map((p) => `partial shard visible: ${p}`));
 
-  const rerun = await cli(args.filter((a) => !fault.concurrent || a !== '--force'));
+  const rerun = await cli(['backup', ...backupArgs(world, store, extra, 'patient')]);
   if (rerun.code !== 0) notes.push(`re-run: exit ${rerun.code} ${firstLine(rerun.stderr)}`);
   const verify = await verifyAgainst(world, store, world.source.current.url);
   if (verify.code !== 0) notes.push(`verify --against: exit ${verify.code} ${firstLine(verify.stderr)}`);

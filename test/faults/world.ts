@@ -133,7 +133,7 @@ export async function startWorld(): Promise<World> {
       samples,
       stop,
     };
-    const made = await cli(['backup', ...backupArgs(world, world.backedUp)]);
+    const made = await cli(['backup', ...backupArgs(world, world.backedUp, [], 'patient')]);
     if (made.code !== 0) throw new Error(`the backup the restore faults start from failed: ${made.stderr}`);
     return world;
   } catch (err) {
@@ -156,8 +156,21 @@ export function storeFor(world: World, kind: 's3' | 'dir', name: string): string
   return kind === 's3' ? `s3://${BUCKET}/${name}` : path.join(world.work, name);
 }
 
-/** The flags of every backup here: the source and S3 through their proxies, short timeouts, 5-minute shards. */
-export function backupArgs(world: World, store: string, extra: readonly string[] = []): string[] {
+/**
+ * The faulted run waits SHORT_TIMEOUT for the source and S3, so a held answer fails it quickly;
+ * runs that prove recovery wait longer, so a loaded machine cannot fail them.
+ */
+const SHORT_TIMEOUT = '2s';
+const PATIENT_TIMEOUT = '30s';
+
+/** The flags of every backup here: the source and S3 through their proxies, 5-minute shards. */
+export function backupArgs(
+  world: World,
+  store: string,
+  extra: readonly string[] = [],
+  wait: 'short' | 'patient' = 'short',
+): string[] {
+  const timeout = wait === 'short' ? SHORT_TIMEOUT : PATIENT_TIMEOUT;
   return [
     '--source',
     world.sourceProxy.origin,
@@ -169,10 +182,10 @@ export function backupArgs(world: World, store: string, extra: readonly string[]
     '--shard-length',
     '5m',
     '--timeout',
-    '2s',
+    timeout,
     '--concurrency',
     '2',
-    ...(isS3(store) ? ['--s3-endpoint', world.s3Proxy.origin, '--s3-timeout', '2s'] : []),
+    ...(isS3(store) ? ['--s3-endpoint', world.s3Proxy.origin, '--s3-timeout', timeout] : []),
     ...extra,
     '--json',
   ];
