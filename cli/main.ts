@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { version } from '../package.json';
 import { EXIT_CODES_HELP, redactOutput, reportError } from './output';
+import { DEFAULT_MAX_SAMPLES_PER_QUERY, SOURCE_MODES } from '../lambdas/core/types';
 import { registerGcCommand } from './gc';
 import { registerRunCommand } from './run';
 
@@ -40,11 +41,20 @@ export function buildProgram(): Command {
 
   program
     .command('backup')
-    .description('pull a time range from Prometheus over remote read into time shards in a store')
+    .description('pull a time range from Prometheus (remote read or the query API) into time shards in a store')
     .requiredOption(
       '--source <prometheus-url>',
       'Prometheus base URL (or its /api/v1/read URL); repeat for the HA replicas of one source',
       collect,
+    )
+    .addOption(
+      new Option('--source-mode <mode>', 'how the source is read: remote-read, or query (the HTTP query API)').choices(
+        SOURCE_MODES,
+      ),
+    )
+    .option(
+      '--max-samples-per-query <n>',
+      `query mode: most samples one query answer is planned to hold (default ${DEFAULT_MAX_SAMPLES_PER_QUERY})`,
     )
     .requiredOption('--store <dir|s3://bucket/prefix>', 'where shards are written')
     .requiredOption('--from <time>', 'start: RFC3339, unix seconds, now or now-6h')
@@ -81,6 +91,20 @@ HA replicas: give --source once per replica of one source (Prometheus servers sc
   Give the shared --source-name, and --replica-label for each label that differs between replicas:
     promvault backup --source http://prom-a:9090 --source http://prom-b:9090 --source-name prod \\
       --replica-label prometheus_replica --store s3://backups/prod --from now-1d --to now-1h
+Source modes: which to choose for which server.
+  remote-read (the default): Prometheus, and anything serving /api/v1/read (Thanos sidecar or
+    receive, InfluxDB 1.x). Every raw sample, staleness markers included.
+  query: servers without remote read: Thanos Query, Mimir/Cortex, VictoriaMetrics, Amazon Managed
+    Prometheus. Raw samples through /api/v1/series and /api/v1/query (a range selector per series
+    group), split to stay under --max-samples-per-query and the server's limits. The query API
+    does not return staleness markers, so they are not in the backup; NaN payloads come back as
+    Go's NaN. Thanos is asked for dedup=true and partial_response=false, and an answer with
+    warnings (a partial answer) fails the shard.
+    promvault backup --source-mode query --source http://thanos-query:9090 --store s3://b/thanos --from now-1d --to now-1h
+    promvault backup --source-mode query --source http://mimir:8080/prometheus --header 'X-Scope-OrgID: team-a' --store ...
+    promvault backup --source-mode query --source http://victoria:8428 --store ...
+    Amazon Managed Prometheus: --source https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>
+    (it needs SigV4-signed requests: docs/DEPLOY.md).
 Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 bad input.`,
     )
     .action(backupCommand);

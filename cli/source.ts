@@ -7,10 +7,11 @@ import { InputError, SourceRejectedError } from '../lambdas/core/errors';
 import { secrets } from '../lambdas/core/redact';
 import { registerCredentials, type HttpCredentials } from '../lambdas/adapters/http-auth';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
+import { HttpQueryReader } from '../lambdas/adapters/prometheus-query';
 import { validateSourceName } from '../lambdas/core/shard';
 import type { PrometheusReader } from '../lambdas/core/ports';
 import { defaultReplicaMode, replicaReader } from '../lambdas/core/backup/replicas';
-import { REPLICA_MODES, type ReplicaMode } from '../lambdas/core/types';
+import { REPLICA_MODES, SOURCE_MODES, type ReplicaMode, type SourceMode } from '../lambdas/core/types';
 import { validateReplicaLabels } from '../lambdas/core/backup/replica-labels';
 
 export interface SourceFlags {
@@ -24,6 +25,30 @@ export interface SourceFlags {
   bearerTokenFile?: string;
   header?: string[];
   timeout?: string;
+  /** How the source is read: remote-read (default) or query (the HTTP query API). */
+  sourceMode?: string;
+  /** Query mode: most samples one query answer is planned to hold. */
+  maxSamplesPerQuery?: string;
+}
+
+/** --source-mode, checked; remote-read when not given. */
+export function parseSourceMode(text: string | undefined): SourceMode {
+  if (text === undefined) return 'remote-read';
+  const mode = SOURCE_MODES.find((m) => m === text.toLowerCase());
+  if (mode === undefined)
+    throw new InputError(
+      `--source-mode ${JSON.stringify(text)} must be one of: ${SOURCE_MODES.join(', ')} (query: the HTTP query API, for Thanos, Mimir, VictoriaMetrics, Amazon Managed Prometheus)`,
+    );
+  return mode;
+}
+
+/** A whole number of samples, at least 1000. */
+function parseMaxSamples(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1000 || n > 1e9)
+    throw new InputError(`--max-samples-per-query ${text} must be a whole number from 1000 to 1000000000`);
+  return n;
 }
 
 export function remoteReadUrl(source: string): URL {
@@ -210,11 +235,40 @@ export function openSource(
   };
 }
 
-export function openReader(flags: SourceFlags, timeoutMs: number): HttpRemoteReader {
+/** A reader of one replica that can check its endpoint before any work. */
+export type ProbedReader = PrometheusReader & { probe(): Promise<void> };
+
+export function openReader(flags: SourceFlags, timeoutMs: number): ProbedReader {
+  const mode = parseSourceMode(flags.sourceMode);
+  const maxSamplesPerQuery = parseMaxSamples(flags.maxSamplesPerQuery);
+  if (maxSamplesPerQuery !== undefined && mode !== 'query')
+    throw new InputError(
+      '--max-samples-per-query is for --source-mode query only: remove it or add --source-mode query',
+    );
+  if (mode === 'query') {
+    return new HttpQueryReader({
+      url: queryBaseUrl(flags.source[0]!).toString(),
+      ...resolveAuth(flags, ''),
+      headers: parseHeaders(flags.header, '--header'),
+      timeoutMs,
+      maxSamplesPerQuery,
+    });
+  }
   return new HttpRemoteReader({
     url: remoteReadUrl(flags.source[0]!).toString(),
     ...resolveAuth(flags, ''),
     headers: parseHeaders(flags.header, '--header'),
     timeoutMs,
   });
+}
+
+/** The query API's base URL from --source; a remote-read URL here is a mix-up, said plainly. */
+export function queryBaseUrl(source: string): URL {
+  const url = remoteReadUrl(source);
+  if (/\/api\/v1\/read\/?$/.test(new URL(source).pathname))
+    throw new InputError(
+      `--source ${url.origin}${url.pathname} is a remote-read URL, but --source-mode query reads the HTTP query API: give the base URL under which /api/v1/query answers (e.g. ${url.origin}${url.pathname.slice(0, -'/api/v1/read'.length) || '/'})`,
+    );
+  url.pathname = url.pathname.slice(0, -'/api/v1/read'.length) || '/';
+  return url;
 }

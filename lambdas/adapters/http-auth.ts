@@ -31,3 +31,20 @@ export function authHeaders(credentials: HttpCredentials): Record<string, string
   }
   return headers;
 }
+
+/**
+ * The URL without its user info, and the basic auth to use: `basicAuth` when given, else the
+ * user info that was in the URL (which then authenticates, but never appears in messages).
+ */
+export function withoutUserInfo(
+  text: string,
+  basicAuth: HttpCredentials['basicAuth'],
+): { url: URL; basicAuth: HttpCredentials['basicAuth'] } {
+  const url = new URL(text);
+  if (url.username || url.password) {
+    basicAuth ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+    url.username = '';
+    url.password = '';
+  }
+  return { url, basicAuth };
+}

@@ -13,7 +13,7 @@ import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../core/type
 import { formatIso } from '../core/time';
 import { compareLabels } from '../core/labels';
 import { PRODUCT_USER_AGENT } from '../core/version';
-import { authHeaders, type HttpCredentials } from './http-auth';
+import { authHeaders, withoutUserInfo, type HttpCredentials } from './http-auth';
 import { CorruptFrameError, DecodeError } from '../core/prom/decode-error';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/prom/frames';
 import { newReadStats, piecesFromStream, trimPiece, type ReadStats } from '../core/prom/chunks-to-pieces';
@@ -62,18 +62,18 @@ function describeUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}${url.search ? '?…' : ''}`;
 }
 
-function describeWindow(w: TimeWindow): string {
+export function describeWindow(w: TimeWindow): string {
   return `[${formatIso(w.startMs)}, ${formatIso(w.endMs)})`;
 }
 
-function quoteBody(text: string): string {
+export function quoteBody(text: string): string {
   const t = text.trim();
   if (t === '') return '(empty body)';
   return JSON.stringify(t.length > 300 ? t.slice(0, 300) + '…' : t);
 }
 
 /** Why a fetch failed, without the URL (which may carry credentials in some runtimes' messages). */
-function networkReason(err: unknown): string {
+export function networkReason(err: unknown): string {
   const e = err as { message?: string; code?: string; cause?: { code?: string; message?: string } };
   const code = e?.cause?.code ?? e?.code;
   const msg = e?.cause?.message ?? e?.message ?? String(err);
@@ -108,8 +108,12 @@ function hintFor(status: number, body: string): string {
     return ' The window holds more samples than the server returns at once: use shorter shards (--shard-length) or raise --storage.remote.read-sample-limit on Prometheus.';
   }
   if (status === 401 || status === 403) return ' Check the credentials (--basic-auth, --bearer-token-file, --header).';
-  if (status === 404 || status === 405) {
-    return ' The URL does not serve remote read: --source must point at Prometheus (the path /api/v1/read is added), e.g. http://prometheus:9090.';
+  if (status === 404 || status === 405 || /unsupported path/i.test(body)) {
+    return (
+      ' The URL does not serve remote read: --source must point at Prometheus (the path /api/v1/read is added), e.g. http://prometheus:9090.' +
+      ' A server without remote read (Thanos Query, Mimir, VictoriaMetrics, Amazon Managed Prometheus) is read through its query API:' +
+      ' try --source-mode query (in cdk.json, "mode": "query" on the source).'
+    );
   }
   return '';
 }
@@ -122,13 +126,7 @@ export class HttpRemoteReader implements PrometheusReader {
   private headers: Record<string, string>;
 
   constructor(private readonly options: RemoteReadOptions) {
-    const url = new URL(options.url);
-    let basicAuth = options.basicAuth;
-    if (url.username || url.password) {
-      basicAuth ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
-      url.username = '';
-      url.password = '';
-    }
+    const { url, basicAuth } = withoutUserInfo(options.url, options.basicAuth);
     this.url = url.toString();
     this.endpoint = describeUrl(url);
     this.fetchImpl = options.fetchImpl ?? fetch;
@@ -175,7 +173,7 @@ export class HttpRemoteReader implements PrometheusReader {
       }
     } catch (err) {
       // The reason without the "remote read from <endpoint> for <window> failed:" prefix.
-      const reason = (err as Error).message.replace(/^remote read from \S+ for \[[^\]]*\) (failed: )?/, '');
+      const reason = (err as Error).message.replace(/^remote read from \S+ for \[[^\])]*\) (failed: )?/, '');
       if (err instanceof SourceRejectedError) {
         throw new SourceRejectedError(
           `Prometheus at ${this.endpoint} refused a remote read: ${reason}. Check --source and its auth flags.`,

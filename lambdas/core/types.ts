@@ -36,6 +36,16 @@ export function defaultReplicaMode(replicas: number): ReplicaMode {
   return replicas > 1 ? 'merge' : 'failover';
 }
 
+/**
+ * How a source is read: `remote-read` (Prometheus' /api/v1/read, every raw sample including
+ * staleness markers) or `query` (the HTTP query API, for servers without remote read).
+ */
+export const SOURCE_MODES = ['remote-read', 'query'] as const;
+export type SourceMode = (typeof SOURCE_MODES)[number];
+
+/** Query mode: most samples one query answer is planned to hold, unless configured. */
+export const DEFAULT_MAX_SAMPLES_PER_QUERY = 500_000;
+
 /** A half-open time window [startMs, endMs). */
 export interface TimeWindow {
   readonly startMs: number;

@@ -261,7 +261,14 @@ describe('HttpRemoteReader', () => {
     );
     expect(err.message).toContain(JSON.stringify(text));
     if (status === 400) expect(err.message).toMatch(/shorter shards/);
-    if (status === 404) expect(err.message).toMatch(/does not serve remote read/);
+    if (status === 404) expect(err.message).toMatch(/does not serve remote read.*try --source-mode query/);
+  });
+
+  it('a server without remote read (VictoriaMetrics: 400 unsupported path) is told to try query mode', async () => {
+    const body = 'unsupported path requested: "/api/v1/read"';
+    const err = await failure(collect(reader(() => new Response(body, { status: 400 })).read(WINDOW, JOB)));
+    expect(err).toBeInstanceOf(SourceRejectedError);
+    expect(err.message).toMatch(/try --source-mode query \(in cdk\.json, "mode": "query"/);
   });
 
   it('quotes at most 300 characters of an error body', async () => {

@@ -76,3 +76,23 @@ test('run --aws --dry-run still checks the state machine ARN', async () => {
   expect(res.code).toBe(2);
   expect(res.stderr).toMatch(/--state-machine-arn/);
 });
+
+describe('backup --source-mode', () => {
+  const backup = (...extra: string[]) =>
+    runCli(['backup', '--store', path.join(work, 'mode-store'), '--from', 'now-2h', '--to', 'now-1h', ...extra]);
+
+  it.each([
+    [['--source', 'http://127.0.0.1:9', '--source-mode', 'federate'], /--source-mode.*federate.*remote-read, query/],
+    [
+      ['--source', 'http://127.0.0.1:9/api/v1/read', '--source-mode', 'query'],
+      /is a remote-read URL, but --source-mode query reads the HTTP query API: give the base URL .*http:\/\/127\.0\.0\.1:9\//,
+    ],
+    [['--source', 'http://127.0.0.1:9', '--max-samples-per-query', '5000'], /is for --source-mode query only/],
+    [['--source', 'http://127.0.0.1:9', '--source-mode', 'query', '--max-samples-per-query', '10'], /from 1000 to/],
+  ])('refuses %p before any work (exit 2)', async (args, message) => {
+    const res = await backup(...args);
+    expect(res.stderr).toMatch(message);
+    expect(res.code).toBe(2);
+    expect(existsSync(path.join(work, 'mode-store'))).toBe(false);
+  });
+});
