@@ -17,6 +17,7 @@ import { InputError } from '../../lambdas/core/errors';
 import { requireSources } from '../../lambdas/core/manifest';
 import type { Logger } from '../../lambdas/adapters/log';
 import { HttpRemoteReader } from '../../lambdas/adapters/prometheus-remote-read';
+import { HttpQueryReader } from '../../lambdas/adapters/prometheus-query';
 import type { BackupPlanOutput, CommitOutput, ReportOutput } from '../../lambdas/handlers/contracts';
 import { STORE_DIR_VARIABLE, type HandlerDeps } from '../../lambdas/handlers/deps';
 import type { RuntimeConfig } from '../../lambdas/handlers/contracts';
@@ -343,7 +344,9 @@ export async function runBackupLocally(options: LocalBackupOptions): Promise<Bac
   const secret = config.sources.find((s) => s.name === source)?.credentialsSecretName;
   if (override === undefined && secret !== undefined && options.bundled !== true) await secrets.credentials(secret);
   const local = openLocalStore(options.store ?? DEFAULT_STORE, options);
-  if (readUrl !== undefined && options.preflight !== false) await probe(readUrl);
+  const queryMode = config.sources.find((s) => s.name === source)?.mode === 'query';
+  if (readUrl !== undefined && options.preflight !== false)
+    await probe(queryMode ? options.sourceUrl! : readUrl, queryMode);
   templateFor(context); // a bad configuration fails before anything is written
   await local.store.check();
 
@@ -380,9 +383,10 @@ export async function runBackupLocally(options: LocalBackupOptions): Promise<Bac
   });
 }
 
-async function probe(url: string): Promise<void> {
+async function probe(url: string, queryMode: boolean): Promise<void> {
   try {
-    await new HttpRemoteReader({ url, timeoutMs: 30_000 }).probe();
+    const options = { url, timeoutMs: 30_000 };
+    await (queryMode ? new HttpQueryReader(options) : new HttpRemoteReader(options)).probe();
   } catch (err) {
     throw new InputError(`--source-url ${url}: ${(err as Error).message.replace(/ Check --source.*$/s, '')}`, {
       cause: err,

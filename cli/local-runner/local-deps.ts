@@ -11,16 +11,15 @@ import type { ArchiveThawer } from '../../lambdas/core/restore/thaw';
 import { openStore, parseStoreUrl } from '../../lambdas/adapters/open-store';
 import { createS3Client } from '../../lambdas/adapters/s3-store';
 import { S3ArchiveThawer } from '../../lambdas/adapters/s3-thaw';
-import { HttpRemoteReader } from '../../lambdas/adapters/prometheus-remote-read';
 import { HttpRemoteWriter } from '../../lambdas/adapters/remote-write-http';
 import { parseCredentials, type HttpCredentials, type SecretsProvider } from '../../lambdas/adapters/secrets';
 import { createLogger, type Logger, type LogLevel } from '../../lambdas/adapters/log';
 import { createMetricsEmitter, type MetricsEmitter } from '../../lambdas/adapters/emf';
 import type { RuntimeConfig } from '../../lambdas/handlers/contracts';
-import { DEFAULT_TIMEOUT_MARGIN_MS, type HandlerDeps } from '../../lambdas/handlers/deps';
+import { DEFAULT_TIMEOUT_MARGIN_MS, sourceReader, type HandlerDeps } from '../../lambdas/handlers/deps';
+import { isRemoteReadUrl } from '../../lambdas/schemas/fields';
 
 /** Remote read of one shard, as in lambdas/handlers/deps.ts. */
-const READ_TIMEOUT_MS = 5 * 60_000;
 
 export interface LocalStore {
   readonly store: ObjectStore;
@@ -84,7 +83,12 @@ export function localRuntimeConfig(
     sources: config.sources.map((s) => {
       if (s.name !== override.sourceName) return s;
       const { credentialsSecretName: _dropped, ...rest } = s;
-      return { ...rest, remoteReadUrls: [url] };
+      if (s.mode !== 'query') return { ...rest, remoteReadUrls: [url] };
+      if (isRemoteReadUrl(override.sourceUrl))
+        throw new InputError(
+          `--source-url ${override.sourceUrl} is a remote-read URL, but source ${s.name} is read in query mode: give the base URL under which /api/v1/query answers`,
+        );
+      return { ...rest, queryUrls: [override.sourceUrl] };
     }),
   };
 }
@@ -138,7 +142,8 @@ export function localDeps(options: LocalDepsOptions): HandlerDeps {
   return {
     config: () => options.config,
     store: () => options.local.store,
-    reader: (url, credentials) => new HttpRemoteReader({ url, ...credentials, timeoutMs: READ_TIMEOUT_MS }),
+    // Credentials are never refreshed locally: a secrets file does not rotate.
+    reader: (url, credentials, _refresh, readerOptions) => sourceReader(url, credentials, undefined, readerOptions),
     writer: (url, credentials) => new HttpRemoteWriter({ url, ...credentials }),
     thawer: () => options.local.thawer,
     secrets: options.secrets,

@@ -13,6 +13,7 @@ import { HANDLERS, type BackupShardOutput, type BackupShardTask } from './contra
 import { defaultDeps, type HandlerDeps } from './deps';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
 import { validateBackupShardTask } from '../schemas/tasks';
+import { sourceUrls } from '../schemas/runtime-config';
 
 export function createHandler(deps: HandlerDeps = defaultDeps()) {
   async function run(
@@ -26,8 +27,11 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       ? await deps.secrets.credentials(source.credentialsSecretName)
       : undefined;
     const reader = replicaReader(
-      source.remoteReadUrls.map((url) =>
-        deps.reader(url, credentials, credentials && refresher(deps.secrets, source.credentialsSecretName)),
+      sourceUrls(source).map((url) =>
+        deps.reader(url, credentials, credentials && refresher(deps.secrets, source.credentialsSecretName), {
+          mode: source.mode,
+          maxSamplesPerQuery: source.maxSamplesPerQuery,
+        }),
       ),
       {
         mode: source.replicaMode,

@@ -8,6 +8,8 @@ import type { ArchiveThawer } from '../core/restore/thaw';
 import { createS3Client, S3Store } from '../adapters/s3-store';
 import { DirectoryStore } from '../adapters/dir-store';
 import { HttpRemoteReader } from '../adapters/prometheus-remote-read';
+import { HttpQueryReader } from '../adapters/prometheus-query';
+import type { SourceMode } from '../core/types';
 import { HttpRemoteWriter } from '../adapters/remote-write-http';
 import { S3ArchiveThawer } from '../adapters/s3-thaw';
 import {
@@ -27,7 +29,12 @@ export interface HandlerDeps {
   readonly store: (config: RuntimeConfig) => ObjectStore;
   /** One replica of a source; backup-shard combines the replicas (core/backup/replicas.ts). */
   /** `refresh` re-reads the credentials once when the server refuses them (a rotated secret). */
-  readonly reader: (url: string, credentials: HttpCredentials | undefined, refresh?: Refresh) => PrometheusReader;
+  readonly reader: (
+    url: string,
+    credentials: HttpCredentials | undefined,
+    refresh?: Refresh,
+    options?: ReaderOptions,
+  ) => PrometheusReader;
   readonly writer: (url: string, credentials: HttpCredentials | undefined, refresh?: Refresh) => RemoteWriter;
   readonly thawer: (config: RuntimeConfig) => ArchiveThawer;
   readonly secrets: SecretsProvider;
@@ -40,9 +47,17 @@ export interface HandlerDeps {
 
 type Refresh = () => Promise<HttpCredentials>;
 
+/** How a source is read (runtime config): remote read unless `mode` is query. */
+export interface ReaderOptions {
+  readonly mode?: SourceMode;
+  readonly maxSamplesPerQuery?: number;
+}
+
 export const DEFAULT_TIMEOUT_MARGIN_MS = 10_000;
 /** Remote read of one shard: long, since a shard may be large; the Lambda timeout bounds it anyway. */
 const READ_TIMEOUT_MS = 5 * 60_000;
+/** One query-API request: each answer is bounded by the sample budget, so shorter than a remote read. */
+const QUERY_TIMEOUT_MS = 2 * 60_000;
 
 /**
  * A directory in place of the archive bucket, with nothing archived: set only by the local
@@ -50,6 +65,19 @@ const READ_TIMEOUT_MS = 5 * 60_000;
  */
 export const STORE_DIR_VARIABLE = 'PROMVAULT_STORE_DIR';
 const READABLE: ArchiveThawer = { status: async () => 'readable', requestThaw: async () => 'readable' };
+
+/** The reader of one replica of a configured source, by its mode. */
+export function sourceReader(
+  url: string,
+  credentials: HttpCredentials | undefined,
+  refresh?: Refresh,
+  options?: ReaderOptions,
+): PrometheusReader {
+  const common = { url, ...credentials, refreshCredentials: refresh };
+  return options?.mode === 'query'
+    ? new HttpQueryReader({ ...common, timeoutMs: QUERY_TIMEOUT_MS, maxSamplesPerQuery: options.maxSamplesPerQuery })
+    : new HttpRemoteReader({ ...common, timeoutMs: READ_TIMEOUT_MS });
+}
 
 function lazy<T>(make: () => T): () => T {
   let value: T | undefined;
@@ -74,8 +102,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
         stores.set(config, (store = new S3Store({ bucket: config.bucket, prefix: config.prefix, client: s3() })));
       return store;
     },
-    reader: (url, credentials, refresh) =>
-      new HttpRemoteReader({ url, ...credentials, refreshCredentials: refresh, timeoutMs: READ_TIMEOUT_MS }),
+    reader: sourceReader,
     writer: (url, credentials, refresh) => new HttpRemoteWriter({ url, ...credentials, refreshCredentials: refresh }),
     thawer: (config) => {
       let thawer = thawers.get(config);

@@ -13,7 +13,9 @@ import {
   duration,
   expected,
   httpUrl,
+  isRemoteReadUrl,
   labelName,
+  maxSamplesPerQuery,
   matching,
   maybe,
   OBJECT_LOCK_MODES,
@@ -21,12 +23,14 @@ import {
   secretName,
   selector,
   shardLength,
+  SOURCE_MODES,
   sourceName,
   STATE_MACHINE_LOG_LEVELS,
   strict,
   text,
   THAW_TIERS,
   thenCheck,
+  toRemoteReadUrl,
   wholeNumber,
   withDefault,
 } from './fields';
@@ -75,12 +79,9 @@ const optionalDays = (fallback: number, min: number, max: number) =>
 const CREDENTIALS_FIX = 'use credentialsSecretName (a Secrets Manager secret)';
 
 /** Accepts the Prometheus base URL or the full remote-read URL; returns the latter. */
-const remoteReadUrl = () =>
-  httpUrl({ example: 'http://prometheus.internal:9090', secretFix: CREDENTIALS_FIX }).transform((s) => {
-    const url = new URL(s);
-    if (!url.pathname.endsWith('/api/v1/read')) url.pathname = url.pathname.replace(/\/$/, '') + '/api/v1/read';
-    return url.toString();
-  });
+const remoteReadUrl = () => sourceUrl().transform(toRemoteReadUrl);
+/** A source URL as written; the source's mode says what it must point at. */
+const sourceUrl = () => httpUrl({ example: 'http://prometheus.internal:9090', secretFix: CREDENTIALS_FIX });
 
 // ---- promvault.sources[] ----
 
@@ -114,10 +115,16 @@ export type VpcConfig = z.output<typeof vpcSchema>;
 
 const sourceFields = strict({
   name: sourceName(),
-  /** Remote-read endpoint of the primary, ending in /api/v1/read. */
-  remoteReadUrl: remoteReadUrl(),
-  /** HA replicas of the primary. */
-  replicas: optionalList(remoteReadUrl()),
+  /** Remote-read endpoint of the primary (remote-read mode), ending in /api/v1/read. */
+  remoteReadUrl: maybe(remoteReadUrl()),
+  /** Base URL of the primary: remote read is under it, or the query API in query mode. */
+  url: maybe(sourceUrl()),
+  /** How the source is read: remote-read (default) or query (the HTTP query API). */
+  mode: maybe(choice(SOURCE_MODES)),
+  /** HA replicas of the primary, written like its URL. */
+  replicas: optionalList(sourceUrl()),
+  /** Query mode: most samples one query answer is planned to hold. */
+  maxSamplesPerQuery: maybe(maxSamplesPerQuery()),
   /** How the primary and its replicas are read; default merge when there are replicas. */
   replicaMode: maybe(choice(REPLICA_MODES)),
   /** Labels that tell replicas apart, dropped before merging (e.g. prometheus_replica). */
@@ -170,11 +177,43 @@ const sourceSchema = sourceFields.transform((s, ctx) => {
         'or cron(5 * * * ? *) (six fields, UTC)',
     );
   }
+  const mode = s.mode ?? 'remote-read';
+  if (s.url !== undefined && s.remoteReadUrl !== undefined)
+    return fail('url', 'and remoteReadUrl are both given: keep one (url: the base URL, e.g. http://prometheus:9090)');
+  if (mode === 'query') {
+    if (s.remoteReadUrl !== undefined)
+      return fail(
+        'remoteReadUrl',
+        'is for remote read, but "mode" is "query": give "url", the base URL of the Prometheus query API ' +
+          '(e.g. http://thanos-query:9090 or http://mimir:8080/prometheus), instead',
+      );
+    for (const [key, u] of [['url', s.url], ...s.replicas.map((r, i) => [`replicas.${i}`, r])] as const)
+      if (u !== undefined && isRemoteReadUrl(u))
+        return fail(
+          key.split('.')[0]!,
+          `${u} is a remote-read URL, but "mode" is "query": give the base URL under which /api/v1/query answers`,
+        );
+  } else if (s.maxSamplesPerQuery !== undefined) {
+    return fail('maxSamplesPerQuery', 'is for "mode": "query" only: remove it, or set "mode": "query"');
+  }
+  const primary = s.remoteReadUrl ?? s.url;
+  if (primary === undefined)
+    return fail(
+      mode === 'query' ? 'url' : 'remoteReadUrl',
+      mode === 'query'
+        ? 'is missing: give the base URL of the Prometheus query API, e.g. http://thanos-query:9090'
+        : 'is missing: give the Prometheus base URL (or its /api/v1/read URL), e.g. http://prometheus.internal:9090',
+    );
   const urls = 1 + s.replicas.length;
   return {
     name: s.name,
-    remoteReadUrl: s.remoteReadUrl,
-    replicas: s.replicas,
+    mode,
+    /** Remote-read mode: the primary's remote-read URL. */
+    remoteReadUrl: mode === 'query' ? undefined : toRemoteReadUrl(primary),
+    /** Query mode: the primary's query API base URL. */
+    queryUrl: mode === 'query' ? primary : undefined,
+    replicas: mode === 'query' ? s.replicas : s.replicas.map(toRemoteReadUrl),
+    ...(s.maxSamplesPerQuery !== undefined ? { maxSamplesPerQuery: s.maxSamplesPerQuery } : {}),
     replicaMode: s.replicaMode ?? defaultReplicaMode(urls),
     replicaLabels: s.replicaLabels,
     selectors: s.selectors,
@@ -474,11 +513,12 @@ export function toRuntimeConfig(config: PromvaultConfig, bucketName: string): Ru
     bucket: bucketName,
     prefix: config.bucket.prefix,
     sources: config.sources.map((s) => {
-      const remoteReadUrls = [s.remoteReadUrl, ...s.replicas];
+      const urls = [s.remoteReadUrl ?? s.queryUrl!, ...s.replicas];
       return {
         name: s.name,
-        remoteReadUrls,
-        ...(s.replicaMode !== defaultReplicaMode(remoteReadUrls.length) ? { replicaMode: s.replicaMode } : {}),
+        ...(s.mode === 'query' ? { mode: s.mode, queryUrls: urls } : { remoteReadUrls: urls }),
+        ...(s.maxSamplesPerQuery !== undefined ? { maxSamplesPerQuery: s.maxSamplesPerQuery } : {}),
+        ...(s.replicaMode !== defaultReplicaMode(urls.length) ? { replicaMode: s.replicaMode } : {}),
         ...(s.replicaLabels.length > 0 ? { replicaLabels: s.replicaLabels } : {}),
         selectors: s.selectors,
         ...(s.credentialsSecretName !== undefined ? { credentialsSecretName: s.credentialsSecretName } : {}),

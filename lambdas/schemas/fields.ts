@@ -19,7 +19,14 @@ import { parseDuration } from '../core/time';
 import { redactUserInfo, show } from './issues';
 
 export { THAW_TIERS, type ThawTier } from '../core/restore/thaw';
-export { REPLICA_MODES, defaultReplicaMode, type ReplicaMode } from '../core/types';
+export {
+  REPLICA_MODES,
+  defaultReplicaMode,
+  type ReplicaMode,
+  SOURCE_MODES,
+  type SourceMode,
+  DEFAULT_MAX_SAMPLES_PER_QUERY,
+} from '../core/types';
 export const ARCHIVE_CLASSES = ['GLACIER', 'DEEP_ARCHIVE'] as const;
 export type ArchiveClass = (typeof ARCHIVE_CLASSES)[number];
 export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
@@ -183,4 +190,21 @@ export function httpUrl(options: { example: string; secretFix: string }) {
       return fail(`${shown} must be an http:// or https:// URL`);
     return s;
   });
+}
+
+/** Query mode's sample budget per answer (see adapters/prometheus-query.ts). */
+export const maxSamplesPerQuery = () => wholeNumber(1000, 1_000_000_000);
+
+/** The path Prometheus serves remote read under; a query-mode URL must not end in it. */
+export const REMOTE_READ_PATH = '/api/v1/read';
+
+export function isRemoteReadUrl(url: string): boolean {
+  return new URL(url).pathname.replace(/\/+$/, '').endsWith(REMOTE_READ_PATH);
+}
+
+/** A base URL as the remote-read URL under it (kept when it already is one). */
+export function toRemoteReadUrl(s: string): string {
+  const url = new URL(s);
+  if (!url.pathname.endsWith(REMOTE_READ_PATH)) url.pathname = url.pathname.replace(/\/$/, '') + REMOTE_READ_PATH;
+  return url.toString();
 }

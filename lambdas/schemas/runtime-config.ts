@@ -13,9 +13,11 @@ import {
   expected,
   httpUrl,
   labelName,
+  maxSamplesPerQuery,
   nonEmpty,
   REPLICA_MODES,
   shardLengthMs,
+  SOURCE_MODES,
   sourceName,
   text,
   thenCheck,
@@ -41,12 +43,14 @@ const runtimeSourceSchema = z
   .object(
     {
       name: sourceName(),
-      /** Remote-read URLs: the primary, then its HA replicas. */
-      remoteReadUrls: z
-        .array(httpUrl({ example: 'http://prometheus:9090/api/v1/read', secretFix: SECRET_FIX }), {
-          error: expected('a list of remote-read URLs'),
-        })
-        .min(1, { error: 'is empty: list at least one remote-read URL' }),
+      /** How the source is read; default remote-read. */
+      mode: choice(SOURCE_MODES).optional(),
+      /** Remote-read mode: remote-read URLs, the primary, then its HA replicas. */
+      remoteReadUrls: urlList('remote-read', 'http://prometheus:9090/api/v1/read'),
+      /** Query mode: query API base URLs, the primary, then its HA replicas. */
+      queryUrls: urlList('query API base', 'http://thanos-query:9090'),
+      /** Query mode: most samples one query answer is planned to hold. */
+      maxSamplesPerQuery: maxSamplesPerQuery().optional(),
       /** How replicas are read; default merge with two or more URLs. */
       replicaMode: choice(REPLICA_MODES).optional(),
       /** Labels that tell replicas apart, dropped before their series are merged. */
@@ -63,10 +67,35 @@ const runtimeSourceSchema = z
     },
     { error: expected('an object') },
   )
-  .transform(({ replicaMode, ...s }) => ({
-    ...s,
-    replicaMode: replicaMode ?? defaultReplicaMode(s.remoteReadUrls.length),
-  }));
+  .transform(({ replicaMode, mode = 'remote-read', remoteReadUrls, queryUrls, ...s }, ctx) => {
+    const [key, urls, other] =
+      mode === 'query'
+        ? (['queryUrls', queryUrls, 'remoteReadUrls'] as const)
+        : (['remoteReadUrls', remoteReadUrls, 'queryUrls'] as const);
+    const fail = (path: string, message: string) => {
+      ctx.addIssue({ code: 'custom', path: [path], message });
+      return z.NEVER;
+    };
+    if (urls === undefined) return fail(key, `is missing: mode ${mode} reads from the URLs listed here`);
+    if ((mode === 'query' ? remoteReadUrls : queryUrls) !== undefined)
+      return fail(other, `is not for mode ${mode}: list the source's URLs in ${key}`);
+    if (mode !== 'query' && s.maxSamplesPerQuery !== undefined)
+      return fail('maxSamplesPerQuery', 'is for mode query only');
+    return {
+      ...s,
+      mode,
+      ...(mode === 'query' ? {} : { remoteReadUrls: urls }),
+      ...(mode === 'query' ? { queryUrls: urls } : {}),
+      replicaMode: replicaMode ?? defaultReplicaMode(urls.length),
+    };
+  });
+
+function urlList(what: string, example: string) {
+  return z
+    .array(httpUrl({ example, secretFix: SECRET_FIX }), { error: expected(`a list of ${what} URLs`) })
+    .min(1, { error: `is empty: list at least one ${what} URL` })
+    .optional();
+}
 
 export const runtimeConfigSchema = thenCheck(
   z.object(
@@ -121,6 +150,11 @@ export const runtimeConfigSchema = thenCheck(
 
 export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
 export type RuntimeSource = RuntimeConfig['sources'][number];
+
+/** The URLs a source is read from, primary first: remote-read URLs, or query API base URLs in query mode. */
+export function sourceUrls(source: RuntimeSource): readonly string[] {
+  return (source.mode === 'query' ? source.queryUrls : source.remoteReadUrls) ?? [];
+}
 /** The JSON the CDK stack writes; keys at their default may be left out. */
 export type RuntimeConfigSent = z.input<typeof runtimeConfigSchema>;
 

@@ -168,6 +168,7 @@ describe('HA replicas against real Prometheus servers', () => {
       const { credentialsSecretName: _none, replicaMode: _mode, ...base } = testConfig().sources[0]!;
       const source: RuntimeSource = {
         ...base,
+        mode: 'remote-read',
         remoteReadUrls: [empty.remoteReadUrl, a.remoteReadUrl],
         // PROMVAULT_CONFIG's schema resolves the default (merge with two URLs) before handlers see it.
         replicaMode: replicaMode ?? 'merge',

@@ -19,6 +19,7 @@ describe('parseConfig defaults', () => {
   test('a source gets the documented defaults', () => {
     expect(config.sources[0]).toEqual({
       name: 'prod',
+      mode: 'remote-read',
       remoteReadUrl: 'http://prometheus.internal:9090/api/v1/read',
       replicas: [],
       replicaMode: 'failover',

@@ -11,6 +11,9 @@ import { ShardsFailedError, ShardTimeoutError } from '../../../lambdas/handlers/
 import { InputError, SourceUnavailableError } from '../../../lambdas/core/errors';
 import { checkpointKey, manifestKey, objectKey } from '../../../lambdas/core/shard';
 import { putJson } from '../../../lambdas/handlers/io';
+import { sourceReader } from '../../../lambdas/handlers/deps';
+import { HttpQueryReader } from '../../../lambdas/adapters/prometheus-query';
+import { HttpRemoteReader } from '../../../lambdas/adapters/prometheus-remote-read';
 import {
   FakeReader,
   HOUR,
@@ -133,6 +136,31 @@ describe('BackupShard', () => {
     const again = await invoke<BackupShardOutput>(handler, task(T0));
     expect(again.status).toBe('skipped');
     expect(world.readers.get(SOURCE_URLS[0]!)!.calls).toBe(1);
+  });
+
+  it('reads a query-mode source through the query API reader, with its budget', async () => {
+    const base = testConfig();
+    const { remoteReadUrls: _, ...source } = base.sources[0]!;
+    const queryUrls = ['http://thanos-a:9090', 'http://thanos-b:9090'];
+    const config = {
+      ...base,
+      sources: [{ ...source, mode: 'query' as const, queryUrls, maxSamplesPerQuery: 20_000 }],
+    };
+    const asked: unknown[] = [];
+    world = await makeWorld({ config, readers: queryUrls.map((u) => new FakeReader(u)) });
+    const fakeReader = world.deps.reader;
+    const deps = {
+      ...world.deps,
+      reader: (...args: Parameters<typeof fakeReader>) => {
+        asked.push([args[0], args[3]]);
+        return fakeReader(...args);
+      },
+    };
+    const out = await invoke<BackupShardOutput>(backupShard(deps), task(T0));
+    expect(out.status).toBe('committed');
+    expect(asked).toEqual(queryUrls.map((u) => [u, { mode: 'query', maxSamplesPerQuery: 20_000 }]));
+    expect(sourceReader(queryUrls[0]!, undefined, undefined, { mode: 'query' })).toBeInstanceOf(HttpQueryReader);
+    expect(sourceReader(SOURCE_URLS[0]!, undefined)).toBeInstanceOf(HttpRemoteReader);
   });
 
   it('fails over to the next replica when the first is unavailable', async () => {

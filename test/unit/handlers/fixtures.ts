@@ -28,6 +28,7 @@ export function testConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfi
     sources: [
       {
         name: 'prod',
+        mode: 'remote-read',
         remoteReadUrls: SOURCE_URLS,
         replicaMode: 'failover',
         replicaLabels: [],

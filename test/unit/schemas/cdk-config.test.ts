@@ -193,3 +193,106 @@ describe('boundaries', () => {
     ]);
   });
 });
+
+describe('mode: remote-read or query', () => {
+  const base = { name: 'q' };
+  const runtimeOf = (extra: Record<string, unknown>) =>
+    parseRuntimeConfig(JSON.stringify(toRuntimeConfig(parseConfig({ sources: [{ ...base, ...extra }] }), 'b')))
+      .sources[0]!;
+
+  test('remote-read is the default; url is the base URL and remoteReadUrl keeps working', () => {
+    expect(runtimeOf({ url: 'http://p:9090' })).toMatchObject({
+      mode: 'remote-read',
+      remoteReadUrls: ['http://p:9090/api/v1/read'],
+    });
+    expect(runtimeOf({ remoteReadUrl: 'http://p:9090' })).toMatchObject({
+      mode: 'remote-read',
+      remoteReadUrls: ['http://p:9090/api/v1/read'],
+    });
+  });
+
+  test('query mode reads the query API base URLs, replicas and budget included', () => {
+    const s = runtimeOf({
+      mode: 'query',
+      url: 'http://mimir:8080/prometheus',
+      replicas: ['http://mimir-b:8080/prometheus'],
+      maxSamplesPerQuery: 200_000,
+    });
+    expect(s).toMatchObject({
+      mode: 'query',
+      queryUrls: ['http://mimir:8080/prometheus', 'http://mimir-b:8080/prometheus'],
+      maxSamplesPerQuery: 200_000,
+    });
+    expect(s.remoteReadUrls).toBeUndefined();
+  });
+
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'remoteReadUrl in query mode',
+      { mode: 'query', remoteReadUrl: 'http://t:9090' },
+      /sources\[0\]\.remoteReadUrl: is for remote read, but "mode" is "query": give "url", the base URL of the Prometheus query API/,
+    ],
+    [
+      'a remote-read URL as the query URL',
+      { mode: 'query', url: 'http://t:9090/api/v1/read' },
+      /sources\[0\]\.url: http:\/\/t:9090\/api\/v1\/read is a remote-read URL, but "mode" is "query"/,
+    ],
+    [
+      'a remote-read URL as a query replica',
+      { mode: 'query', url: 'http://t:9090', replicas: ['http://u:9090/api/v1/read/'] },
+      /sources\[0\]\.replicas: http:\/\/u:9090\/api\/v1\/read\/ is a remote-read URL/,
+    ],
+    [
+      'both url and remoteReadUrl',
+      { url: 'http://t:9090', remoteReadUrl: 'http://t:9090' },
+      /sources\[0\]\.url: and remoteReadUrl are both given: keep one/,
+    ],
+    [
+      'no URL in query mode',
+      { mode: 'query' },
+      /sources\[0\]\.url: is missing: give the base URL of the Prometheus query API/,
+    ],
+    ['no URL', {}, /sources\[0\]\.remoteReadUrl: is missing: give the Prometheus base URL/],
+    [
+      'a budget in remote-read mode',
+      { url: 'http://t:9090', maxSamplesPerQuery: 5000 },
+      /sources\[0\]\.maxSamplesPerQuery: is for "mode": "query" only/,
+    ],
+    [
+      'a tiny budget',
+      { mode: 'query', url: 'http://t', maxSamplesPerQuery: 10 },
+      /maxSamplesPerQuery: expected a whole number from 1000/,
+    ],
+    [
+      'an unknown mode',
+      { mode: 'federate', url: 'http://t' },
+      /sources\[0\]\.mode: "federate" is not one of remote-read, query/,
+    ],
+  ])('refuses %s', (_name, extra, message) => {
+    expect(errorOf({ sources: [{ ...base, ...extra }] })).toMatch(message);
+  });
+
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'query mode without queryUrls',
+      { mode: 'query', remoteReadUrls: ['http://a/api/v1/read'] },
+      /sources\[0\]\.queryUrls: is missing/,
+    ],
+    [
+      'queryUrls in remote-read mode',
+      { remoteReadUrls: ['http://a/api/v1/read'], queryUrls: ['http://a'] },
+      /sources\[0\]\.queryUrls: is not for mode remote-read/,
+    ],
+    [
+      'a budget in remote-read mode',
+      { remoteReadUrls: ['http://a/api/v1/read'], maxSamplesPerQuery: 5000 },
+      /maxSamplesPerQuery: is for mode query only/,
+    ],
+  ])('PROMVAULT_CONFIG refuses %s', (_name, source, message) => {
+    const doc = {
+      bucket: 'b',
+      sources: [{ name: 'q', shardLengthMs: 3_600_000, lagMs: 0, initialLookbackMs: 1, ...source }],
+    };
+    expect(() => parseRuntimeConfig(JSON.stringify(doc))).toThrow(message);
+  });
+});

@@ -16,7 +16,7 @@ test('defaults fill what the JSON leaves out', () => {
   expect(parseRuntimeConfig(text())).toEqual({
     bucket: 'b',
     prefix: '',
-    sources: [{ ...source, replicaMode: 'failover', replicaLabels: [], selectors: [] }],
+    sources: [{ ...source, mode: 'remote-read', replicaMode: 'failover', replicaLabels: [], selectors: [] }],
     restore: { concurrency: 4, batchSamples: 5000, thawTier: 'Bulk', thawDays: 7 },
     inlinePlanLimit: 500,
     gcGraceMs: 3_600_000,
