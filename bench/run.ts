@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --only generated|real|start] [-- --rounds N]` (default: 3 rounds)
+ * `npm run bench [-- --json] [-- --only generated|real|modes] [-- --rounds N]` (default: 3 rounds)
  *
  * Measures backup and restore side by side with their baselines in one run, on the generated
  * benchmark corpus (>= 5 M samples) and on the real TSDB snapshot in ../shared/corpus:
@@ -17,6 +17,9 @@
  *  - the restore's data path alone (no network, no target) with each request-body encoder:
  *    native snappy, snappyjs and the layout writer that replaces snappyjs where the native
  *    binding is not installed (`restore_data_path`: CPU seconds and request bytes);
+ *  - source modes: on the real corpus, backup through remote read and through the HTTP query API
+ *    (query mode) in alternating rounds: samples per second and stored bytes per sample
+ *    (`source_modes`); `--only modes` runs this alone;
  *  - start-up: `promvault --help` through the package's bin (the bundle `npm run build` writes)
  *    against `node -e 0`, median of alternating runs (`cli_start_seconds`, `node_start_seconds`).
  */
@@ -44,7 +47,8 @@ interface CorePinning {
   readonly worker: string;
 }
 const OWN_CORES: CorePinning | undefined = os.cpus().length >= 2 ? { target: '1', worker: '0' } : undefined;
-const CORPUS_DIR = path.resolve(__dirname, '../../shared/corpus');
+// $PROMVAULT_CORPUS_DIR where the checkout is not beside ../shared (a worktree elsewhere).
+const CORPUS_DIR = process.env.PROMVAULT_CORPUS_DIR ?? path.resolve(__dirname, '../../shared/corpus');
 
 interface Flags {
   json: boolean;
@@ -417,6 +421,67 @@ async function measure(name: string, open: () => Promise<Source>, flags: Flags) 
   }
 }
 
+/** Backup of the real corpus per source mode, alternating rounds; best round of each. */
+async function measureModes(flags: Flags) {
+  const src = await realSource();
+  const work = await makeTempDir('bench-modes');
+  try {
+    const range = { from: src.fromMs, to: src.toMs, shard: SHARD_MS, concurrency: CONCURRENCY };
+    const modes = {
+      remote_read: { url: src.prom.remoteReadUrl, mode: 'remote-read' },
+      query: { url: src.prom.url, mode: 'query' },
+    };
+    const runs: Record<keyof typeof modes, WorkerResult[]> = { remote_read: [], query: [] };
+    for (let r = 0; r < flags.rounds; r++) {
+      for (const [name, args] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['query']][]) {
+        log(`source modes round ${r + 1}/${flags.rounds}: backup over ${args.mode}`);
+        const store = path.join(work, `${name}-${r}`);
+        runs[name].push(await workerBeside(src.prom, 'backup', { ...range, ...args, store }));
+        await rm(store, { recursive: true, force: true });
+      }
+    }
+    const figures = (xs: WorkerResult[]) => {
+      const f = xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+      const samples = f.samples as number;
+      return {
+        samples,
+        seconds: round3(f.seconds),
+        samples_per_second: Math.round(samples / f.seconds),
+        stored_bytes_per_sample: round3((f.stored_bytes as number) / samples),
+        cpu_seconds: { ours: round3(f.cpu_seconds as number), prometheus: f.server_cpu_seconds as number },
+      };
+    };
+    const remoteRead = figures(runs.remote_read);
+    const query = figures(runs.query);
+    if (remoteRead.samples !== src.samples)
+      throw new Error(`the remote-read backup holds ${remoteRead.samples} samples, the source ${src.samples}`);
+    return {
+      samples: src.samples,
+      series: src.series,
+      rounds: flags.rounds,
+      remote_read: remoteRead,
+      query,
+      // Staleness markers: remote read returns them, the query API does not.
+      samples_not_in_query_mode: remoteRead.samples - query.samples,
+      query_vs_remote_read_seconds: round3(query.seconds / remoteRead.seconds),
+    };
+  } finally {
+    await src.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function modesTable(m: Awaited<ReturnType<typeof measureModes>>): string {
+  const row = (name: string, f: typeof m.query) =>
+    `  ${name.padEnd(12)} ${String(f.samples_per_second).padStart(9)} samples/s  ${String(f.stored_bytes_per_sample).padStart(6)} B/sample  ${f.seconds} s, CPU s ${f.cpu_seconds.ours}+${f.cpu_seconds.prometheus}`;
+  return [
+    `source modes (real corpus, ${m.samples.toLocaleString('en-US')} samples, best of ${m.rounds}):`,
+    row('remote-read', m.remote_read),
+    row('query', m.query),
+    `  query mode holds ${m.samples_not_in_query_mode} fewer samples (staleness markers), takes ×${m.query_vs_remote_read_seconds} the time`,
+  ].join('\n');
+}
+
 const fmtCpu = (c: { ours: number; prometheus: number; stolen: number }) =>
   `${c.ours}+${c.prometheus}${c.stolen > 0 ? ` (${c.stolen} stolen)` : ''}`;
 
@@ -512,9 +577,11 @@ async function main() {
   const only = (what: string) => flags.only === undefined || flags.only === what;
   const generated = only('generated') ? await measure('generated', generatedSource, flags) : undefined;
   const real = only('real') ? await measure('real', realSource, flags) : undefined;
+  const modes = only('modes') ? await measureModes(flags) : undefined;
   const out = {
     ...(generated ?? {}),
     ...(real ? { real } : {}),
+    ...(modes ? { source_modes: modes } : {}),
     ...start,
     machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`,
     // Restore's remote-write compression, which moves restore_seconds (docs/BENCHMARKS.md).
@@ -524,6 +591,7 @@ async function main() {
   else {
     if (generated) process.stdout.write(table('generated', generated) + '\n');
     if (real) process.stdout.write(table('real', real) + '\n');
+    if (modes) process.stdout.write(modesTable(modes) + '\n');
     process.stdout.write(
       `start-up: promvault --help ${start.cli_start_seconds} s, node -e 0 ${start.node_start_seconds} s ` +
         `(×${start.cli_start_vs_node}, median of ${START_RUNS})\n`,

@@ -3,7 +3,8 @@
  * Prints one JSON line: { seconds, peak_rss_mb, ... }. Timing starts after module loading.
  *
  *   pull    raw remote read of shard windows: frames parsed (CRC checked) and protobuf-decoded, then discarded
- *   backup  the real backup (pull → encode → store → manifest) into a directory store
+ *   backup  the real backup (pull → encode → store → manifest) into a directory store; with
+ *           --mode query, pulled through the HTTP query API instead of remote read
  *   replay  remote-write requests built beforehand (the same requests restore sends), sent with the same
  *           lanes through the same HttpRemoteWriter transport
  *   restore the real restore (fetch → verify → decode → filter → write)
@@ -13,6 +14,7 @@
  */
 import { DirectoryStore } from '../lambdas/adapters/dir-store';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
+import { HttpQueryReader } from '../lambdas/adapters/prometheus-query';
 import { HttpRemoteWriter } from '../lambdas/adapters/remote-write-http';
 import { runBackup } from '../lambdas/core/backup/run';
 import { planShards } from '../lambdas/core/backup/plan';
@@ -145,7 +147,11 @@ async function rawPull(a: Args) {
 }
 
 async function backup(a: Args) {
-  const reader = new HttpRemoteReader({ url: a.url!, timeoutMs: 600_000 });
+  // --mode query: the same backup through the HTTP query API (--url is then the base URL).
+  const reader =
+    a.mode === 'query'
+      ? new HttpQueryReader({ url: a.url!, timeoutMs: 600_000 })
+      : new HttpRemoteReader({ url: a.url!, timeoutMs: 600_000 });
   const store = new DirectoryStore(a.store!);
   await store.check();
   const clock = startClock();

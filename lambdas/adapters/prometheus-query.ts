@@ -105,6 +105,12 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
   return Buffer.concat(parts).toString('utf8');
 }
 
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
 function hintFor(status: number): string {
   if (status === 401 || status === 403)
     return ' Check the credentials (--basic-auth-file, --bearer-token-file, --header).';
@@ -154,10 +160,28 @@ export class HttpQueryReader implements PrometheusReader {
     const signal = options?.signal;
     const series = await this.listSeries(window, matchers, signal);
     const perName = countByName(series);
-    for (let i = 0; i < series.length;) {
-      const group = series.slice(i, i + this.groupSize(window));
-      i += group.length;
-      yield* this.fetchGroup(group, matchers, perName, window, signal, 0);
+    // The next group is asked for while this one is yielded: the server evaluates one query
+    // while we parse and store the answer of the other. At most two groups are held.
+    const controller = new AbortController();
+    const both = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+    let next = 0;
+    const start = (): Promise<SeriesPiece[]> | undefined => {
+      if (next >= series.length) return undefined;
+      const group = series.slice(next, next + this.groupSize(window));
+      next += group.length;
+      const pending = collect(this.fetchGroup(group, matchers, perName, window, both, 0));
+      pending.catch(() => undefined); // awaited in turn; an early exit must not leave it unhandled
+      return pending;
+    };
+    try {
+      let current = start();
+      while (current) {
+        const pieces = await current;
+        current = start();
+        yield* pieces;
+      }
+    } finally {
+      controller.abort();
     }
   }
 
