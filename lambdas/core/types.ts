@@ -62,3 +62,15 @@ export interface LabelMatcher {
 
 /** Prometheus marks a series stale with this exact NaN. */
 export const STALE_NAN_BITS = 0x7ff0000000000002n;
+
+/** The remote-write MetricMetadata.MetricType names, lowercased. */
+export type MetricType =
+  'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset' | 'unknown';
+
+/** What a source says about a metric family: its `# TYPE`, `# HELP` and `# UNIT`. */
+export interface MetricMetadata {
+  readonly metricFamilyName: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly unit: string;
+}
