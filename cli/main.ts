@@ -19,6 +19,8 @@ const backupCommand: typeof import('./backup').backupCommand = (...a) => require
 const inspectCommand: typeof import('./inspect').inspectCommand = (...a) => require('./inspect').inspectCommand(...a);
 const restoreCommand: typeof import('./restore').restoreCommand = (...a) => require('./restore').restoreCommand(...a);
 const exportCommand: typeof import('./restore').exportCommand = (...a) => require('./restore').exportCommand(...a);
+const federateCommand: typeof import('./federate').federateCommand = (...a) =>
+  require('./federate').federateCommand(...a);
 const verifyCommand: typeof import('./verify').verifyCommand = (...a) => require('./verify').verifyCommand(...a);
 
 const replicasOption = () =>
@@ -32,6 +34,17 @@ const replicaLabelOption = () =>
     'label that tells replicas apart (e.g. prometheus_replica), dropped so replicas merge into one series; repeatable',
   ).argParser(collect);
 
+/** Where a command writes (--s3-*) and how it authenticates to the source (--basic-auth*, --bearer-token-file, --header). */
+const storeAndSourceOptions = (cmd: Command) =>
+  cmd
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. http://127.0.0.1:4568')
+    .option('--region <region>', 'AWS region of the bucket')
+    .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
+    .option('--basic-auth <user:password>', 'basic auth for the source (visible in the process list: prefer the file)')
+    .option('--basic-auth-file <file>', 'file holding user:password for the source (or $PROMVAULT_BASIC_AUTH)')
+    .option('--bearer-token-file <file>', 'bearer token for the source (or $PROMVAULT_BEARER_TOKEN)')
+    .option('--header <name: value>', 'extra header for the source; repeatable', collect, []);
+
 export function buildProgram(): Command {
   const program = new Command('promvault')
     .description('Serverless, verifiable backup and restore of Prometheus data')
@@ -39,7 +52,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  program
+  const backup = program
     .command('backup')
     .description('pull a time range from Prometheus (remote read or the query API) into time shards in a store')
     .requiredOption(
@@ -63,14 +76,8 @@ export function buildProgram(): Command {
     .option('--match <selector>', 'series selector, e.g. {job="api"}; repeatable (default: every series)', collect, [])
     .option('--source-name <name>', 'name of the source in object keys (default: host_port of the first --source)')
     .addOption(replicasOption())
-    .addOption(replicaLabelOption())
-    .option('--s3-endpoint <url>', 'S3-compatible endpoint, e.g. http://127.0.0.1:4568')
-    .option('--region <region>', 'AWS region of the bucket')
-    .option('--s3-timeout <duration>', 'longest wait for an S3 answer before a retry (default 60s)')
-    .option('--basic-auth <user:password>', 'basic auth for the source (visible in the process list: prefer the file)')
-    .option('--basic-auth-file <file>', 'file holding user:password for the source (or $PROMVAULT_BASIC_AUTH)')
-    .option('--bearer-token-file <file>', 'bearer token for the source (or $PROMVAULT_BEARER_TOKEN)')
-    .option('--header <name: value>', 'extra header for the source; repeatable', collect, [])
+    .addOption(replicaLabelOption());
+  storeAndSourceOptions(backup)
     .option('--timeout <duration>', 'per-request timeout for the source', '2m')
     .addOption(new Option('--concurrency <n>', 'shards pulled at once').default('4'))
     .option('--force', 're-pull shards that are already committed')
@@ -195,6 +202,40 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
       `${EXIT_CODES_HELP}\nWithout both --from and --to, holes between a source's shards are reported as gaps but do not make the exit code 3.`,
     )
     .action(verifyCommand);
+
+  const federate = program
+    .command('federate')
+    .description(
+      "capture Prometheus' /federate every interval into the store, compacting each completed window into a shard",
+    )
+    .requiredOption('--source <prometheus-url>', 'Prometheus base URL (or its /federate URL)')
+    .requiredOption('--store <dir|s3://bucket/prefix>', 'where snapshots and shards are written')
+    .option(
+      '--match <selector>',
+      'series selector, sent as match[]; repeatable, one shard series each (default: every series, which is heavy)',
+      collect,
+      [],
+    )
+    .option('--interval <duration>', 'how often to fetch /federate (at least 1s)', '15s')
+    .option('--duration <duration>', 'how long to capture (default: until SIGINT or SIGTERM)')
+    .option('--shard-length <duration>', 'time window of one compacted shard, aligned in UTC', '1h')
+    .option('--source-name <name>', 'name of the source in object keys (default: host_port of --source)');
+  storeAndSourceOptions(federate)
+    .option('--timeout <duration>', 'per-fetch timeout', '30s')
+    .option('--json', 'print one JSON object as the last stdout line')
+    .addHelpText(
+      'after',
+      `
+/federate answers only the newest sample of each series: history cannot be fetched, only captured
+as it happens. Each fetch is committed as a snapshot under snapshots/ (not visible to restore,
+export, verify or inspect); once a fetch happened after a window's end, that window's snapshots
+are compacted into one normal shard, verified, committed, and only then deleted. A window that
+is still open at the end waits for a later run. Prefer backup (remote read) whenever the server
+offers it: it gets every sample, capture gets one per interval per series.
+Exit codes: 0 done; 3 finished, but some fetches failed (named on stderr and in --json);
+1 failed (a store write or a compaction); 2 bad input.`,
+    )
+    .action(federateCommand);
 
   registerRunCommand(program);
   registerGcCommand(program);

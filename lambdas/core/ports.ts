@@ -106,6 +106,17 @@ export interface PrometheusReader {
   oldestTimestamp?(signal?: AbortSignal): Promise<number | undefined>;
 }
 
+/** Fetches the newest sample of every matching series, as Prometheus' /federate answers. */
+export interface FederateScraper {
+  /** A description for messages, e.g. the /federate URL. */
+  readonly endpoint: string;
+  /**
+   * The exposition text (format 0.0.4) of every series matching `selector` ('' for every
+   * series); rejects with SourceUnavailableError (worth another try) or SourceRejectedError.
+   */
+  scrape(selector: string, signal?: AbortSignal): Promise<string>;
+}
+
 export interface WriteBatch {
   /** Empty once the batch is prepared: queued requests hold their bodies, not the decoded samples. */
   readonly series: readonly SeriesPiece[];

@@ -8,6 +8,7 @@
  *   shards/<source>/<YYYY>/<MM>/<DD>/<name>.<generation>.v<version>.pvs  the object of a re-run
  *   manifests/<source>/<YYYY>/<MM>/<DD>/<name>.v<version>.json           its manifest (commit marker)
  *   checkpoints/<source>.json                                            newest contiguous committed end
+ *   snapshots/<source>/<name>/<fetchedISO>-<nonce>.{pvs,json}            federate snapshots awaiting compaction
  * where <name> is <startISO>_<lengthMs>_<selectorHash>. A re-run writes its object beside the
  * committed one, never over it, so that the manifest write alone switches a shard to new data.
  * Manifests are partitioned by UTC day of the window start, so finding the shards of a range
@@ -138,6 +139,26 @@ export function manifestPrefixes(source: string, fromMs: number, toMs: number, m
   if (days.length <= LIST_BY_MONTH_AFTER_DAYS) return days;
   // A day prefix is manifests/<source>/YYYY/MM/DD/: its month is all but the last segment.
   return [...new Set(days.map((p) => p.slice(0, p.length - 3)))];
+}
+
+/**
+ * Where the snapshots of a federate capture of one shard window wait for compaction: outside
+ * manifests/ and shards/, so restore, export, verify, inspect and gc never see them as shards.
+ */
+export function snapshotPrefix(ref: ShardRef): string {
+  return `${snapshotSourcePrefix(ref.source)}${shardName(ref)}/`;
+}
+
+export function snapshotSourcePrefix(source: string): string {
+  return `snapshots/${source}/`;
+}
+
+/** The object and manifest keys of one snapshot; `nonce` keeps two captures in one millisecond apart. */
+export function snapshotKeys(ref: ShardRef, fetchedAtMs: number, nonce: string): { object: string; manifest: string } {
+  if (!GENERATION.test(nonce))
+    throw new Error(`snapshot nonce ${JSON.stringify(nonce)} is not lowercase letters, digits and '-'`);
+  const base = `${snapshotPrefix(ref)}${new Date(fetchedAtMs).toISOString().replace(/[:.]/g, '')}-${nonce}`;
+  return { object: `${base}.v${FORMAT_VERSION}.pvs`, manifest: `${base}.v${FORMAT_VERSION}.json` };
 }
 
 export function checkpointKey(source: string): string {

@@ -42,6 +42,11 @@ export interface PrometheusOptions {
    * pid stays its own.
    */
   readonly cpus?: string;
+  /**
+   * Scrape its own /metrics at this interval (e.g. '1s'), as job "prometheus"; default: nothing
+   * is scraped.
+   */
+  readonly selfScrapeInterval?: string;
   /** How long to wait for /-/ready (WAL replay of a big dir takes a while); default 120 s. */
   readonly startTimeoutMs?: number;
 }
@@ -58,6 +63,28 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
+function prometheusConfig(options: PrometheusOptions, port: number): string {
+  const self = options.selfScrapeInterval;
+  return [
+    self === undefined ? '# promvault test harness: nothing is scraped.' : '# promvault test harness: scrapes itself.',
+    'global:',
+    `  scrape_interval: ${self ?? '1h'}`,
+    '  evaluation_interval: 1h',
+    'storage:',
+    '  tsdb:',
+    `    out_of_order_time_window: ${options.outOfOrderWindow ?? '30d'}`,
+    ...(self === undefined
+      ? []
+      : [
+          'scrape_configs:',
+          '  - job_name: prometheus',
+          '    static_configs:',
+          `      - targets: ['127.0.0.1:${port}']`,
+        ]),
+    '',
+  ].join('\n');
+}
+
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<PrometheusServer> {
   const binary = requireBinary('prometheus', 'prometheus');
   const configDir = await makeTempDir('prometheus-config');
@@ -70,23 +97,11 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
   try {
     await mkdir(dataDir, { recursive: true });
     const configFile = join(configDir, 'prometheus.yml');
-    await writeFile(
-      configFile,
-      [
-        '# promvault test harness: nothing is scraped.',
-        'global:',
-        '  scrape_interval: 1h',
-        '  evaluation_interval: 1h',
-        'storage:',
-        '  tsdb:',
-        `    out_of_order_time_window: ${options.outOfOrderWindow ?? '30d'}`,
-        '',
-      ].join('\n'),
-    );
     // A port can be taken between freePort() and the bind: retry on that.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
+      await writeFile(configFile, prometheusConfig(options, port));
       const args = [
         `--config.file=${configFile}`,
         `--web.listen-address=127.0.0.1:${port}`,

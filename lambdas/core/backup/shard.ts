@@ -8,16 +8,8 @@
  * complete object, the old one or the new one. Only then is the superseded object deleted.
  */
 import { randomBytes } from 'node:crypto';
-import { encodeShard, SHARD_CODEC } from '../format';
-import {
-  isObjectKeyOf,
-  manifestKey,
-  objectKey,
-  rerunObjectKey,
-  FORMAT_VERSION,
-  type ShardManifest,
-  type ShardRef,
-} from '../shard';
+import { once, storeShardObject } from './store-object';
+import { isObjectKeyOf, manifestKey, objectKey, rerunObjectKey, type ShardManifest, type ShardRef } from '../shard';
 import type { ObjectStore, PrometheusReader, ReadOutcome } from '../ports';
 import { parseSelector } from '../prom/selector';
 import { readManifestIfPresent, serializeManifest } from '../manifest';
@@ -65,30 +57,16 @@ export async function backupShard(
   const pieces = pullWindow(deps.reader, ref.window, parseSelector(ref.selector), options.signal, (o) => {
     outcome = o;
   });
-  const encoded = encodeShard(pieces);
-  const put = await deps.store.put(oKey, encoded.body);
-  const stats = encoded.stats();
-
-  const manifest: ShardManifest = {
-    format_version: FORMAT_VERSION,
-    source: ref.source,
-    start_ms: ref.window.startMs,
-    end_ms: ref.window.endMs,
-    selector: ref.selector,
-    object_key: oKey,
-    series: stats.series,
-    samples: stats.samples,
-    min_ts: stats.samples > 0 ? stats.minTs : null,
-    max_ts: stats.samples > 0 ? stats.maxTs : null,
-    raw_bytes: stats.rawBytes,
-    stored_bytes: put.size,
-    codec: SHARD_CODEC,
-    sha256: put.sha256,
+  const stored = await storeShardObject(deps.store, {
+    ref,
+    objectKey: oKey,
+    pieces,
+    pulledFrom: deps.reader.endpoint,
     // A replica that did not answer may hold samples this shard lacks: pull it again next run.
-    complete: ref.window.endMs <= pulledAtMs && (outcome?.missingReplicas.length ?? 0) === 0,
-    created_at: new Date(pulledAtMs).toISOString(),
-    ...replicaFields(outcome, deps.reader.endpoint),
-  };
+    complete: () => ref.window.endMs <= pulledAtMs && (outcome?.missingReplicas.length ?? 0) === 0,
+    createdAtMs: pulledAtMs,
+  });
+  const manifest: ShardManifest = { ...stored, ...replicaFields(outcome, deps.reader.endpoint) };
   await deps.store.put(mKey, once(serializeManifest(manifest)));
   if (existing !== undefined && existing.object_key !== oKey && isObjectKeyOf(ref, existing.object_key)) {
     // The new backup is committed; a superseded object left behind is no backup (no manifest names it).
@@ -112,8 +90,4 @@ function replicaFields(outcome: ReadOutcome | undefined, endpoint: string) {
       : {}),
     ...(outcome.missingReplicas.length > 0 ? { missing_replicas: outcome.missingReplicas } : {}),
   };
-}
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
 }
