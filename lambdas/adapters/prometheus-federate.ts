@@ -92,9 +92,8 @@ export class HttpFederateScraper implements FederateScraper {
 
   private async readCapped(res: Response, what: string): Promise<string> {
     const limit = this.options.maxResponseBytes ?? DEFAULT_MAX_FEDERATE_BYTES;
-    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const chunks: Uint8Array[] = [];
     let size = 0;
-    let text = '';
     try {
       for await (const chunk of res.body ?? []) {
         size += chunk.byteLength;
@@ -104,17 +103,18 @@ export class HttpFederateScraper implements FederateScraper {
             `${what} answered more than ${limit} bytes: narrow the capture with --match so one answer stays below that`,
           );
         }
-        text += decoder.decode(chunk, { stream: true });
+        chunks.push(chunk);
       }
-      return text + decoder.decode();
     } catch (err) {
       if (err instanceof SourceRejectedError) throw err;
-      if (err instanceof TypeError && /encoded data|decode/i.test(err.message)) {
-        throw new SourceRejectedError(`${what} answered text that is not UTF-8`, { cause: err });
-      }
       throw new SourceUnavailableError(`${what} failed while reading the answer: ${describeNetworkError(err)}`, {
         cause: err,
       });
+    }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    } catch (err) {
+      throw new SourceRejectedError(`${what} answered text that is not UTF-8`, { cause: err });
     }
   }
 
