@@ -98,6 +98,11 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput): Promis
       try {
         text = await deps.scraper.scrape(selector, deps.signal);
       } catch (err) {
+        // Stopped (SIGINT, SIGTERM) in the middle of a fetch: not a failure of the source.
+        if (deps.signal?.aborted) {
+          report.fetches--;
+          break;
+        }
         report.failed_fetches++;
         const message = `snapshot at ${formatIso(fetchedAtMs)} of ${deps.scraper.endpoint}${selector ? ` ${selector}` : ''} failed: ${(err as Error).message}`;
         report.errors.push(message);
@@ -109,6 +114,11 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput): Promis
       try {
         parsed = parseExposition(text);
       } catch (err) {
+        // Stopped (SIGINT, SIGTERM) in the middle of a fetch: not a failure of the source.
+        if (deps.signal?.aborted) {
+          report.fetches--;
+          break;
+        }
         report.failed_fetches++;
         const message = `snapshot at ${formatIso(fetchedAtMs)} from ${deps.scraper.endpoint} is unreadable: ${(err as Error).message}`;
         report.errors.push(message);

@@ -150,6 +150,30 @@ describe('runCapture', () => {
     );
     expect(report.errors[1]).toMatch(/is unreadable: exposition text line 1/);
   });
+
+  test('a stop (SIGINT, SIGTERM) during a fetch ends the capture without counting a failed fetch, and compacts what is due', async () => {
+    const clock = fakeClock(FED_START);
+    const stop = new AbortController();
+    let n = 0;
+    const report = await runCapture(
+      {
+        scraper: {
+          endpoint: 'fake:/federate',
+          scrape: async (_selector, signal) => {
+            if (++n < 5) return federateText(clock.now());
+            stop.abort(new Error('stopped by a signal'));
+            throw signal!.reason;
+          },
+        },
+        store,
+        nowMs: clock.now,
+        sleep: clock.sleep,
+        signal: stop.signal,
+      },
+      { ...FED_INPUT, durationMs: undefined },
+    );
+    expect(report).toMatchObject({ fetches: 4, failed_fetches: 0, snapshots: 4, compacted_shards: 1, errors: [] });
+  });
 });
 
 describe('compactWindow', () => {
