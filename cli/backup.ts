@@ -9,6 +9,7 @@ import {
   type PlannedShard,
 } from '../lambdas/core/backup/run';
 import { openStore } from '../lambdas/adapters/open-store';
+import { SHARD_RETRY, withMaxAttempts, withRetries, type ShardRetryPolicy } from '../lambdas/core/retry';
 import { cleanLeftovers, DEFAULT_GC_GRACE_MS } from '../lambdas/core/gc';
 import { storeOptions } from './store-flags';
 import { openSource, sourceName, type SourceFlags } from './source';
@@ -28,12 +29,24 @@ interface BackupFlags extends SourceFlags {
   dryRun?: boolean;
   json?: boolean;
   gcGrace?: string;
+  retries?: string;
 }
 
-export function parseConcurrency(text: string, flag: string, max = 64): number {
+/** --retries: how often a shard (or the source check) is retried after a transient failure. */
+export function parseRetries(text: string | undefined): ShardRetryPolicy {
+  return text === undefined ? SHARD_RETRY : withMaxAttempts(SHARD_RETRY, parseConcurrency(text, '--retries', 20, 0));
+}
+
+/** One stderr line per retry: what failed, and when it is tried again. */
+export function retryWarning(what: string, err: unknown, attempt: number, delayMs: number): string {
+  const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return `warning: ${what} failed (attempt ${attempt}), retrying in ${(delayMs / 1000).toFixed(1)} s: ${reason}\n`;
+}
+
+export function parseConcurrency(text: string, flag: string, max = 64, min = 1): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new InputError(`${flag} ${text} must be a whole number from 1 to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new InputError(`${flag} ${text} must be a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -50,13 +63,17 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     concurrency: parseConcurrency(flags.concurrency, '--concurrency', 10),
   };
   const gcGraceMs = parseDuration(flags.gcGrace ?? formatDuration(DEFAULT_GC_GRACE_MS), '--gc-grace');
+  const retry = parseRetries(flags.retries);
   const planned = planBackup(input);
   const store = openStore(flags.store, storeOptions(flags));
   const source = openSource(flags.source, flags, parseDuration(flags.timeout ?? '2m', '--timeout'));
   if (flags.dryRun) return printPlan(input, store.location, await previewBackup(store, input), flags.json === true);
   // The source first: a directory store's check creates its root, and nothing may be written
   // for a run that cannot start.
-  await source.probe((warning) => process.stderr.write(`warning: ${warning}\n`));
+  // A source that is down for a moment gets the shards' second chances before the run gives up.
+  await withRetries(retry, () => source.probe((warning) => process.stderr.write(`warning: ${warning}\n`)), {
+    onRetry: (err, attempt, delayMs) => process.stderr.write(retryWarning('the source check', err, attempt, delayMs)),
+  });
   await store.check();
 
   const progress = createProgress('backup', !flags.json);
@@ -68,6 +85,16 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
         reader: source.reader,
         store,
         nowMs: Date.now,
+        retry,
+        onRetry: (ref, err, attempt, delayMs) =>
+          process.stderr.write(
+            retryWarning(
+              `shard [${formatIso(ref.window.startMs)}, ${formatIso(ref.window.endMs)})`,
+              err,
+              attempt,
+              delayMs,
+            ),
+          ),
         onShardDone: (r, done) =>
           progress.update(done, 'status' in r ? `${formatIso(r.ref.window.startMs)} ${r.status}` : `FAILED ${r.key}`),
       },

@@ -80,6 +80,10 @@ export function buildProgram(): Command {
   storeAndSourceOptions(backup)
     .option('--timeout <duration>', 'per-request timeout for the source', '2m')
     .addOption(new Option('--concurrency <n>', 'shards pulled at once').default('4'))
+    .option(
+      '--retries <n>',
+      'retries of a shard after a transient failure (source or store down, 5xx, 429, timeout), with backoff and full jitter as in the state machine (default 6)',
+    )
     .option('--force', 're-pull shards that are already committed')
     .option('--gc-grace <duration>', 'after the commit, delete leftovers of killed runs older than this', '1h')
     .option('--dry-run', 'print the plan (shards, windows, which are already committed); pull and write nothing')

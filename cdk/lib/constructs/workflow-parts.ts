@@ -10,16 +10,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { SourceUnavailableError, TargetUnavailableError, TransientError } from '../../../lambdas/core/errors';
+import { SHARD_RETRY, type ShardRetryPolicy } from '../../../lambdas/core/retry';
 import { HANDLERS } from '../../../lambdas/handlers/contracts';
 import { ShardTimeoutError } from '../../../lambdas/handlers/errors';
 import type { ArchiveBucket, ArchiveDir } from './archive-bucket';
 
-/** Error names worth retrying: the transient classes of the core and handlers, and Lambda service faults. */
+/** Error names worth retrying: the core's (SHARD_RETRY), the handlers' transient class, and Lambda service faults. */
 export const TRANSIENT_ERRORS: readonly string[] = [
-  TransientError.name,
-  SourceUnavailableError.name,
-  TargetUnavailableError.name,
+  ...SHARD_RETRY.errors,
   ShardTimeoutError.name,
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
@@ -27,15 +25,20 @@ export const TRANSIENT_ERRORS: readonly string[] = [
   'Lambda.TooManyRequestsException',
 ];
 
-/** Exponential backoff with full jitter, so parallel shards do not retry in lock step. */
-export const TRANSIENT_RETRY: sfn.RetryProps = {
-  errors: [...TRANSIENT_ERRORS],
-  interval: Duration.seconds(2),
-  backoffRate: 2,
-  maxAttempts: 6,
-  maxDelay: Duration.minutes(1),
-  jitterStrategy: sfn.JitterType.FULL,
-};
+/** A shared retry policy as a Step Functions Retry on `errors`. */
+export function retryProps(policy: ShardRetryPolicy, errors: readonly string[]): sfn.RetryProps {
+  return {
+    errors: [...errors],
+    interval: Duration.millis(policy.intervalMs),
+    backoffRate: policy.backoffRate,
+    maxAttempts: policy.maxAttempts,
+    maxDelay: Duration.millis(policy.maxDelayMs),
+    jitterStrategy: { full: sfn.JitterType.FULL }[policy.jitter],
+  };
+}
+
+/** SHARD_RETRY, the CLI's policy too: exponential backoff with full jitter. */
+export const TRANSIENT_RETRY: sfn.RetryProps = retryProps(SHARD_RETRY, TRANSIENT_ERRORS);
 
 /**
  * ASL state names are unique per state machine, so the shard Task inside the distributed Map

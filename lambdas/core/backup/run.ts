@@ -7,6 +7,8 @@ import type { ShardRef } from '../shard';
 import { manifestKey, objectKey } from '../shard';
 import { readManifestIfPresent } from '../manifest';
 import { mapPool } from '../pool';
+import { withRetries, type ShardRetryPolicy } from '../retry';
+import { formatIso } from '../time';
 import { planShards } from './plan';
 import { backupShard, isSkipped, type BackupShardResult } from './shard';
 import { commitCheckpoint } from './commit';
@@ -49,6 +51,10 @@ export interface BackupRunDeps {
   readonly store: ObjectStore;
   readonly nowMs: () => number;
   readonly onShardDone?: (result: BackupShardResult | ShardFailure, done: number, total: number) => void;
+  /** Transient shard failures are retried with this policy (SHARD_RETRY, as on AWS). @default no retries */
+  readonly retry?: ShardRetryPolicy;
+  /** Called before waiting to retry a shard: its window, the error, the attempt that failed, the wait. */
+  readonly onRetry?: (ref: ShardRef, err: unknown, attempt: number, delayMs: number) => void;
 }
 
 export function planBackup(input: BackupRunInput): ShardRef[] {
@@ -80,16 +86,32 @@ export function previewBackup(store: ObjectStore, input: BackupRunInput): Promis
   }));
 }
 
+function describeWindow(ref: ShardRef): string {
+  return `[${formatIso(ref.window.startMs)}, ${formatIso(ref.window.endMs)})${ref.selector ? ` ${ref.selector}` : ''}`;
+}
+
 export async function runBackup(deps: BackupRunDeps, input: BackupRunInput): Promise<BackupRunReport> {
   const started = deps.nowMs();
   const refs = planBackup(input);
   let done = 0;
   const outcomes = await mapPool(refs, input.concurrency ?? 4, async (ref) => {
     let outcome: BackupShardResult | ShardFailure;
+    let attempts = 0;
     try {
-      outcome = await backupShard(deps, ref, { force: input.force });
+      outcome = deps.retry
+        ? await withRetries(
+            deps.retry,
+            (attempt) => {
+              attempts = attempt;
+              return backupShard(deps, ref, { force: input.force });
+            },
+            { onRetry: (err, attempt, delayMs) => deps.onRetry?.(ref, err, attempt, delayMs) },
+          )
+        : await backupShard(deps, ref, { force: input.force });
     } catch (err) {
-      outcome = { key: objectKey(ref), error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+      const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      const tries = attempts > 1 ? `, after ${attempts} attempts` : '';
+      outcome = { key: objectKey(ref), error: `${what} (shard ${describeWindow(ref)}${tries})` };
     }
     deps.onShardDone?.(outcome, ++done, refs.length);
     return outcome;

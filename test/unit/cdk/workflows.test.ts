@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { HANDLERS } from '../../../lambdas/handlers/contracts';
 import { handlerOfState, TRANSIENT_ERRORS } from '../../../cdk/lib/constructs/workflow-parts';
+import { SHARD_RETRY } from '../../../lambdas/core/retry';
 import { allStates, buildStack, definitionOf, minimalConfig, type Json } from './helpers';
 
 const TRANSIENT = [
@@ -33,6 +34,25 @@ const tasks = (states: Record<string, { [key: string]: Json }>) =>
 
 test('the transient error names are the classes of lambdas/core/errors.ts and handlers/errors.ts, and Lambda faults', () => {
   expect(TRANSIENT_ERRORS).toEqual(TRANSIENT);
+});
+
+test("every Task's Retry is SHARD_RETRY, the policy the CLI retries shards with", () => {
+  const shared = {
+    IntervalSeconds: SHARD_RETRY.intervalMs / 1000,
+    BackoffRate: SHARD_RETRY.backoffRate,
+    MaxAttempts: SHARD_RETRY.maxAttempts,
+    MaxDelaySeconds: SHARD_RETRY.maxDelayMs / 1000,
+    JitterStrategy: SHARD_RETRY.jitter.toUpperCase(),
+  };
+  for (const [, state] of [...tasks(backupStates), ...tasks(restoreStates)]) {
+    const [retry] = state.Retry as { ErrorEquals: string[] }[];
+    expect(retry).toMatchObject(shared);
+    // The state machine retries what the CLI retries, plus faults only Lambda has.
+    expect(retry!.ErrorEquals).toEqual([...SHARD_RETRY.errors, ...TRANSIENT.slice(SHARD_RETRY.errors.length)]);
+    expect(
+      TRANSIENT.slice(SHARD_RETRY.errors.length).every((e) => e === 'ShardTimeoutError' || e.startsWith('Lambda.')),
+    ).toBe(true);
+  }
 });
 
 describe('every Task', () => {
