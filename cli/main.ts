@@ -79,6 +79,10 @@ export function buildProgram(): Command {
     .addOption(replicaLabelOption());
   storeAndSourceOptions(backup)
     .option('--timeout <duration>', 'per-request timeout for the source', '2m')
+    .option(
+      '--max-response-bytes <n>',
+      'the most a SAMPLES remote-read answer (servers without streamed reads) may hold, compressed or not (default 1 GiB)',
+    )
     .addOption(new Option('--concurrency <n>', 'shards pulled at once').default('4'))
     .option(
       '--retries <n>',

@@ -8,6 +8,7 @@ import { secrets } from '../lambdas/core/redact';
 import { registerCredentials, type HttpCredentials } from '../lambdas/adapters/http-auth';
 import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
 import { HttpQueryReader } from '../lambdas/adapters/prometheus-query';
+import { RESPONSE_CAPS } from '../lambdas/adapters/read-capped';
 import { validateSourceName } from '../lambdas/core/shard';
 import type { PrometheusReader } from '../lambdas/core/ports';
 import { defaultReplicaMode, replicaReader } from '../lambdas/core/backup/replicas';
@@ -29,6 +30,8 @@ export interface SourceFlags {
   sourceMode?: string;
   /** Query mode: most samples one query answer is planned to hold. */
   maxSamplesPerQuery?: string;
+  /** --max-response-bytes: the most a SAMPLES remote-read answer may hold. */
+  maxResponseBytes?: string;
 }
 
 /** --source-mode, checked; remote-read when not given. */
@@ -48,6 +51,17 @@ function parseMaxSamples(text: string | undefined): number | undefined {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1000 || n > 1e9)
     throw new InputError(`--max-samples-per-query ${text} must be a whole number from 1000 to 1000000000`);
+  return n;
+}
+
+/** --max-response-bytes: a whole number of bytes, at least 1. */
+export function parseMaxResponseBytes(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new InputError(
+      `--max-response-bytes ${text} must be a whole number of bytes, e.g. ${RESPONSE_CAPS.samplesBytes} (the default, 1 GiB)`,
+    );
   return n;
 }
 
@@ -259,6 +273,7 @@ export function openReader(flags: SourceFlags, timeoutMs: number): ProbedReader 
     ...resolveAuth(flags, ''),
     headers: parseHeaders(flags.header, '--header'),
     timeoutMs,
+    maxResponseBytes: parseMaxResponseBytes(flags.maxResponseBytes),
   });
 }
 

@@ -8,6 +8,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { ResponseTooLargeError } from '../core/errors';
+import { readCapped, RESPONSE_CAPS } from './read-capped';
 
 export interface PostRequest {
   readonly headers: Readonly<Record<string, string>>;
@@ -28,16 +30,14 @@ export interface PostResponse {
 export type HttpPost = (url: string, request: PostRequest) => Promise<PostResponse>;
 
 /** Most a remote-write answer may hold: receivers answer with a status line or a short error. */
-export const MAX_RESPONSE_BYTES = 64 * 1024;
+export const MAX_RESPONSE_BYTES = RESPONSE_CAPS.writeAnswerBytes;
 
-/** An answer longer than MAX_RESPONSE_BYTES: not something a remote-write receiver sends. */
-function tooLargeError(url: string): Error {
-  const err = new Error(
+/** Why an answer longer than MAX_RESPONSE_BYTES is refused: no remote-write receiver sends one. */
+function tooLargeMessage(url: string): string {
+  return (
     `the answer from ${url} is longer than ${MAX_RESPONSE_BYTES} bytes, the most promvault reads from a ` +
-      'remote-write endpoint: check that the URL is a remote-write receiver (…/api/v1/write)',
+    'remote-write endpoint: check that the URL is a remote-write receiver (…/api/v1/write)'
   );
-  err.name = 'ResponseTooLargeError';
-  return err;
 }
 
 /** A network-level failure, shaped like the errors isNetworkError() classifies. */
@@ -81,7 +81,8 @@ export function nodeHttpPost(): HttpPost {
         let size = 0;
         res.on('data', (d: Buffer) => {
           size += d.byteLength;
-          if (size > MAX_RESPONSE_BYTES) req.destroy(tooLargeError(url));
+          if (size > MAX_RESPONSE_BYTES)
+            req.destroy(new ResponseTooLargeError(tooLargeMessage(url), MAX_RESPONSE_BYTES));
           else parts.push(d);
         });
         res.on('error', (err) => {
@@ -115,7 +116,11 @@ export function fetchPost(fetchImpl: typeof fetch): HttpPost {
       signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]),
     });
     // Success bodies are read too: a 2xx with a web page in it is no receiver's answer.
-    const text = await res.text().catch(() => '');
+    const bytes = await readCapped(res.body, MAX_RESPONSE_BYTES, () => tooLargeMessage(url)).catch((err: unknown) => {
+      if (err instanceof ResponseTooLargeError) throw err;
+      return new Uint8Array(0);
+    });
+    const text = Buffer.from(bytes).toString('utf8');
     return { status: res.status, statusText: res.statusText, header: (name) => res.headers.get(name), text };
   };
 }

@@ -7,7 +7,8 @@
  * (worth retrying); other 4xx and undecodable answers are SourceRejectedError. Every message
  * names the endpoint and the window and quotes the server. Credentials never appear in messages.
  */
-import { SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import { ResponseTooLargeError, SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import { describeBytes, readCapped, RESPONSE_CAPS } from './read-capped';
 import type { PrometheusReader, ReadOptions } from '../core/ports';
 import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../core/types';
 import { formatIso } from '../core/time';
@@ -24,7 +25,7 @@ import {
   RESPONSE_SAMPLES,
   RESPONSE_STREAMED_XOR_CHUNKS,
 } from '../core/prom/prompb';
-import { snappyCompress, snappyUncompress } from '../core/prom/snappy';
+import { snappyCompress, snappyUncompress, snappyUncompressedLength } from '../core/prom/snappy';
 
 export type RemoteReadMode = 'auto' | 'samples';
 
@@ -42,8 +43,12 @@ export interface RemoteReadOptions {
   readonly mode?: RemoteReadMode;
   /** Largest streamed frame accepted. Default 64 MiB. */
   readonly maxFrameBytes?: number;
-  /** Largest SAMPLES response accepted, uncompressed. Default 1 GiB. */
+  /** Largest SAMPLES response accepted, compressed and uncompressed. Default RESPONSE_CAPS.samplesBytes (1 GiB). */
   readonly maxResponseBytes?: number;
+  /** How a user changes maxResponseBytes, for the error that names it ('' when nothing can). Default '--max-response-bytes'. */
+  readonly maxResponseSetting?: string;
+  /** How a user changes timeoutMs, for the error that names it. Default '--timeout'. */
+  readonly timeoutSetting?: string;
   /** Called per native-histogram chunk; without it, a histogram chunk fails the read. */
   readonly onUnsupportedChunk?: (labels: Labels, encoding: number) => void;
   /** Called when a read ends successfully. */
@@ -211,9 +216,15 @@ export class HttpRemoteReader implements PrometheusReader {
         await response.body?.cancel();
         return undefined;
       }
-      text = await response.text();
+      const bytes = await readCapped(
+        response.body,
+        RESPONSE_CAPS.metricsBytes,
+        (cap) => `${describeUrl(url)} answered with more than ${describeBytes(cap)}, more than a /metrics page holds`,
+      );
+      text = Buffer.from(bytes).toString('utf8');
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
+      if (err instanceof ResponseTooLargeError) throw new SourceRejectedError(err.message, { cause: err });
       throw new SourceUnavailableError(
         `reading the oldest retained timestamp from ${describeUrl(url)} failed: ${networkReason(err)}`,
         { cause: err },
@@ -258,8 +269,12 @@ export class HttpRemoteReader implements PrometheusReader {
     const failure = (err: unknown): unknown => {
       if (signal?.aborted) return signal.reason;
       if (err instanceof SourceRejectedError || err instanceof SourceUnavailableError) return err;
+      if (err instanceof ResponseTooLargeError) return err;
       if (deadline.expired) {
-        return new SourceUnavailableError(`${what} timed out: no data for ${this.timeoutMs} ms`, { cause: err });
+        return new SourceUnavailableError(
+          `${what} timed out: no data for ${this.timeoutMs} ms; to wait longer: ${this.options.timeoutSetting ?? '--timeout'}`,
+          { cause: err },
+        );
       }
       if (err instanceof CorruptFrameError) {
         return new SourceUnavailableError(`${what} failed: ${err.message}`, { cause: err });
@@ -322,8 +337,14 @@ export class HttpRemoteReader implements PrometheusReader {
             `${what} failed: the answer is ${contentType}, not remote-read protobuf: ${quoteBody(text)}. Check that --source points at Prometheus.`,
           );
         }
-        const maxBytes = this.options.maxResponseBytes ?? 1 << 30;
-        const compressed = await this.readAll(chunks, maxBytes);
+        const maxBytes = this.options.maxResponseBytes ?? RESPONSE_CAPS.samplesBytes;
+        const raise = this.options.maxResponseSetting ?? '--max-response-bytes';
+        const tooLarge = (cap: number) =>
+          `${what} failed: the SAMPLES answer is larger than ${describeBytes(cap)}, the most promvault holds of one ` +
+          `read: use shorter shards (--shard-length, or shardLength in cdk.json)${raise ? ` or raise ${raise}` : ''}`;
+        const compressed = await readCapped(chunks, maxBytes, tooLarge);
+        if (snappyUncompressedLength(compressed) > maxBytes)
+          throw new ResponseTooLargeError(tooLarge(maxBytes), maxBytes);
         stats.frameBytes = compressed.length;
         const results = decodeReadResponse(snappyUncompress(compressed, maxBytes));
         if (results.length > 1) throw new DecodeError(`${results.length} query results for 1 query`);
@@ -391,16 +412,5 @@ export class HttpRemoteReader implements PrometheusReader {
       // The status says enough.
     }
     return Buffer.concat(parts).toString('utf8');
-  }
-
-  private async readAll(chunks: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    for await (const c of chunks) {
-      size += c.length;
-      if (size > maxBytes) throw new DecodeError(`the answer is larger than ${maxBytes} bytes`);
-      parts.push(c);
-    }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 }

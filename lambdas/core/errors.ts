@@ -64,3 +64,16 @@ export class PreconditionFailedError extends PermanentError {
     super(`${key} in ${location} was changed by another run at the same time`);
   }
 }
+
+/**
+ * An answer longer than the most promvault reads of it. Permanent: the same request gets the
+ * same answer; the message names the endpoint, the shard and the setting that changes the cap.
+ */
+export class ResponseTooLargeError extends PermanentError {
+  constructor(
+    message: string,
+    readonly capBytes: number,
+  ) {
+    super(message);
+  }
+}

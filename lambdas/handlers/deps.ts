@@ -7,6 +7,7 @@ import type { ObjectStore, PrometheusReader, RemoteWriter } from '../core/ports'
 import type { ArchiveThawer } from '../core/restore/thaw';
 import { createS3Client, S3Store } from '../adapters/s3-store';
 import { DirectoryStore } from '../adapters/dir-store';
+import { RESPONSE_CAPS } from '../adapters/read-capped';
 import { HttpRemoteReader } from '../adapters/prometheus-remote-read';
 import { HttpQueryReader } from '../adapters/prometheus-query';
 import type { SourceMode } from '../core/types';
@@ -58,6 +59,16 @@ export const DEFAULT_TIMEOUT_MARGIN_MS = 10_000;
 const READ_TIMEOUT_MS = 5 * 60_000;
 /** One query-API request: each answer is bounded by the sample budget, so shorter than a remote read. */
 const QUERY_TIMEOUT_MS = 2 * 60_000;
+/**
+ * A SAMPLES answer is held twice (compressed and not) beside its decoded series: a quarter of
+ * the default cap keeps that within a shard function's memory. What a user changes when a read
+ * in Lambda hits its timeout or this cap: the shards' length.
+ */
+const LAMBDA_READ_SETTINGS = {
+  maxResponseBytes: RESPONSE_CAPS.samplesBytes / 4,
+  timeoutSetting: 'a shorter shardLength in cdk.json (the Lambda read timeout is fixed)',
+  maxResponseSetting: '',
+} as const;
 
 /**
  * A directory in place of the archive bucket, with nothing archived: set only by the local
@@ -76,7 +87,7 @@ export function sourceReader(
   const common = { url, ...credentials, refreshCredentials: refresh };
   return options?.mode === 'query'
     ? new HttpQueryReader({ ...common, timeoutMs: QUERY_TIMEOUT_MS, maxSamplesPerQuery: options.maxSamplesPerQuery })
-    : new HttpRemoteReader({ ...common, timeoutMs: READ_TIMEOUT_MS });
+    : new HttpRemoteReader({ ...common, timeoutMs: READ_TIMEOUT_MS, ...LAMBDA_READ_SETTINGS });
 }
 
 function lazy<T>(make: () => T): () => T {

@@ -10,6 +10,7 @@ import {
   CorruptShardError,
   ObjectNotFoundError,
   PromvaultError,
+  ResponseTooLargeError,
   TargetRejectedError,
   TargetUnavailableError,
 } from '../errors';
@@ -253,7 +254,10 @@ function failureOf(
   const name = err instanceof Error ? err.name : 'Error';
   const message = err instanceof Error ? err.message : String(err);
   const where =
-    err instanceof TargetRejectedError || err instanceof TargetUnavailableError || !(err instanceof PromvaultError)
+    err instanceof TargetRejectedError ||
+    err instanceof TargetUnavailableError ||
+    err instanceof ResponseTooLargeError ||
+    !(err instanceof PromvaultError)
       ? ` (shard ${manifest.object_key})`
       : '';
   return { key: manifest.object_key, error: `${prefix}${message}${where}`, error_name: name, ...acknowledged };

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_RESPONSE_BYTES, nodeHttpPost } from '../../../lambdas/adapters/http-post';
+import { fetchPost, MAX_RESPONSE_BYTES, nodeHttpPost } from '../../../lambdas/adapters/http-post';
 import { isNetworkError } from '../../../lambdas/adapters/http-retry';
 
 type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
@@ -28,6 +28,23 @@ describe('nodeHttpPost', () => {
   const handler: { current: Handler } = { current: () => undefined };
   let server: { url: string; close: () => Promise<void> };
   const post = nodeHttpPost();
+
+  /** Streams far more than the cap, in pieces, until the client hangs up; counts what it sent. */
+  function answerTooLong(): { bytes: number } {
+    const streamed = { bytes: 0 };
+    handler.current = (_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      const pump = () => {
+        while (streamed.bytes < 64 * MAX_RESPONSE_BYTES && res.write(chunk)) streamed.bytes += chunk.length;
+        if (streamed.bytes < 64 * MAX_RESPONSE_BYTES) res.once('drain', pump);
+        else res.end();
+      };
+      res.on('error', () => undefined);
+      pump();
+    };
+    return streamed;
+  }
 
   beforeAll(async () => {
     server = await serve(handler);
@@ -93,19 +110,7 @@ describe('nodeHttpPost', () => {
   });
 
   it('stops reading an answer longer than the cap, naming the endpoint and the cap, and does not retry it', async () => {
-    let streamed = 0;
-    handler.current = (_req, _body, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/html' });
-      // Streams far more than the cap, in pieces, until the client hangs up.
-      const chunk = Buffer.alloc(16 * 1024, 'x');
-      const pump = () => {
-        while (streamed < 64 * MAX_RESPONSE_BYTES && res.write(chunk)) streamed += chunk.length;
-        if (streamed < 64 * MAX_RESPONSE_BYTES) res.once('drain', pump);
-        else res.end();
-      };
-      res.on('error', () => undefined);
-      pump();
-    };
+    const streamed = answerTooLong();
     const err = (await post(server.url, { headers: {}, body: new Uint8Array(1), timeoutMs: 5000 }).catch(
       (e) => e,
     )) as Error;
@@ -113,7 +118,18 @@ describe('nodeHttpPost', () => {
     expect(err.message).toContain(server.url);
     expect(err.message).toContain(`longer than ${MAX_RESPONSE_BYTES} bytes`);
     expect(isNetworkError(err)).toBe(false);
-    expect(streamed).toBeLessThan(64 * MAX_RESPONSE_BYTES);
+    expect(streamed.bytes).toBeLessThan(64 * MAX_RESPONSE_BYTES);
+  });
+
+  it('fetchPost caps the answer the same way (it used to keep the whole body)', async () => {
+    const streamed = answerTooLong();
+    const err = (await fetchPost(fetch)(server.url, { headers: {}, body: new Uint8Array(1), timeoutMs: 5000 }).catch(
+      (e) => e,
+    )) as Error;
+    expect(err.name).toBe('ResponseTooLargeError');
+    expect(err.message).toContain(server.url);
+    expect(err.message).toContain(`longer than ${MAX_RESPONSE_BYTES} bytes`);
+    expect(streamed.bytes).toBeLessThan(64 * MAX_RESPONSE_BYTES);
   });
 
   it('refuses URLs that are not http or https', async () => {

@@ -294,6 +294,7 @@ describe('HttpRemoteReader', () => {
     const err = await failure(collect(reader(hang, [], { timeoutMs: 50 }).read(WINDOW, JOB)));
     expect(err).toBeInstanceOf(SourceUnavailableError);
     expect(err.message).toMatch(/timed out: no data for 50 ms/);
+    expect(err.message).toMatch(/^remote read from \S+ for \[\S+, \S+\) timed out: .*; to wait longer: --timeout$/);
 
     const stall: Responder = (call) =>
       new Response(body({ chunks: split(streamedBody(), 100), stallAfter: 3 }, call.signal), {
