@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InputError } from '../lambdas/core/errors';
-import { parseTime, formatIso } from '../lambdas/core/time';
+import { parseDuration, parseTime, formatIso } from '../lambdas/core/time';
 import { parseSelector } from '../lambdas/core/prom/selector';
 import { planRestore, type RestorePlan } from '../lambdas/core/restore/plan';
 import { runRestore, type RestoreFailure } from '../lambdas/core/restore/run';
@@ -70,6 +70,7 @@ interface RestoreFlags extends SelectionFlags {
   targetBasicAuthFile?: string;
   targetBearerTokenFile?: string;
   targetHeader: string[];
+  targetTimeout?: string;
   report?: string;
   resume?: string;
   verify?: boolean;
@@ -104,10 +105,19 @@ function targetUrl(text: string | undefined, flag = '--target'): string {
   );
 }
 
+/** --target-timeout: the longest wait for one remote-write answer. */
+function parseTargetTimeout(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text, '--target-timeout');
+  if (ms === 0) throw new InputError('--target-timeout 0 would fail every request: give a duration such as 30s or 2m');
+  return ms;
+}
+
 export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const target = flags.dryRun ? flags.target : targetUrl(flags.target);
   const batchSamples = parseConcurrency(flags.batchSamples, '--batch-samples', 1_000_000);
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency', 64);
+  const targetTimeoutMs = parseTargetTimeout(flags.targetTimeout);
   const headers = parseHeaders(flags.targetHeader, '--target-header');
   const { basicAuth, bearerToken } = resolveAuth(
     {
@@ -162,7 +172,7 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const shards = plan.reads.filter((m) => !skipped.has(m.object_key));
   // Without --report, a resumed restore keeps its progress in the report it resumed from.
   const reportFile = new ReportFile(flags.report ?? flags.resume, scope, resumed);
-  const writer = new HttpRemoteWriter({ url: target, headers, basicAuth, bearerToken });
+  const writer = new HttpRemoteWriter({ url: target, headers, basicAuth, bearerToken, timeoutMs: targetTimeoutMs });
   const progress = createProgress('restore', !flags.json);
   progress.start(shards.length);
   const written: Promise<void>[] = [];

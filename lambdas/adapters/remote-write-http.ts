@@ -28,7 +28,10 @@ export interface RemoteWriteOptions {
   readonly bearerToken?: string;
   /** Extra headers, e.g. X-Scope-OrgID for Mimir/Cortex tenants. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Longest wait for one answer. @default 30 s */
   readonly timeoutMs?: number;
+  /** How a user changes timeoutMs, named when a request times out. @default '--target-timeout' */
+  readonly timeoutSetting?: string;
   readonly retry?: RetryPolicy;
   /** Requests go out over node:http(s) with keep-alive, or through this fetch (e.g. a test double). */
   readonly fetchImpl?: typeof fetch;
@@ -214,6 +217,8 @@ export class HttpRemoteWriter implements RemoteWriter {
         if (signal?.aborted) throw err;
         if (!isNetworkError(err)) throw err;
         lastProblem = describeNetworkError(err);
+        if ((err as Error).name === 'TimeoutError')
+          lastProblem += ` (to wait longer: ${this.options.timeoutSetting ?? '--target-timeout'})`;
       }
       if (attempt + 1 < this.retry.attempts) {
         await sleep(Math.min(this.retry.maxDelayMs, waitMs ?? backoffMs(this.retry, attempt)), signal);

@@ -114,7 +114,13 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
       return store;
     },
     reader: sourceReader,
-    writer: (url, credentials, refresh) => new HttpRemoteWriter({ url, ...credentials, refreshCredentials: refresh }),
+    writer: (url, credentials, refresh) =>
+      new HttpRemoteWriter({
+        url,
+        ...credentials,
+        refreshCredentials: refresh,
+        timeoutSetting: 'nothing in Lambda (the remote-write timeout is fixed): check that the target keeps up',
+      }),
     thawer: (config) => {
       let thawer = thawers.get(config);
       if (!thawer)

@@ -172,6 +172,25 @@ describe('HttpRemoteWriter', () => {
     expect(calls).toHaveLength(4);
   });
 
+  it('a target that does not answer in time: the error names the endpoint, the timeout and --target-timeout', async () => {
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/api/v1/write',
+      retry: fast,
+      timeoutMs: 20,
+      // Never answers; gives up when the request's deadline aborts it, as fetch does.
+      fetchImpl: ((_u: unknown, init?: RequestInit) =>
+        new Promise((_, reject) =>
+          init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)),
+        )) as typeof fetch,
+    });
+    const err = await writer
+      .write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TargetUnavailableError);
+    expect((err as Error).message).toMatch(/^remote write to http:\/\/t\/api\/v1\/write failed 4 times, last: /);
+    expect((err as Error).message).toMatch(/\(to wait longer: --target-timeout\)/);
+  });
+
   it('fails a 2xx answered with an HTML page: the samples were not stored', async () => {
     const calls: Call[] = [];
     const writer = new HttpRemoteWriter({
