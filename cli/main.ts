@@ -166,6 +166,10 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     .option('--target-bearer-token-file <file>', 'bearer token for the target (or $PROMVAULT_TARGET_BEARER_TOKEN)')
     .option('--target-header <name: value>', 'extra header, e.g. X-Scope-OrgID: tenant; repeatable', collect, [])
     .option('--target-timeout <duration>', 'longest wait for one remote-write answer before a retry (default 30s)')
+    .option(
+      '--retries <n>',
+      'retries of a shard after a transient failure (target or store down, 5xx, 429, timeout), with backoff and full jitter as in the state machine (default 6)',
+    )
     .option('--report <file>', 'keep the JSON report in this file, rewritten after every shard (for --resume)')
     .option('--resume <report.json>', 'go on from a restore that stopped: skip the shards its report completed')
     .option(

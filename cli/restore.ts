@@ -20,7 +20,7 @@ import { openStore } from '../lambdas/adapters/open-store';
 import { storeOptions } from './store-flags';
 import { HttpRemoteWriter } from '../lambdas/adapters/remote-write-http';
 import { parseHeaders, registerUrlSecret, resolveAuth } from './source';
-import { parseConcurrency } from './backup';
+import { parseConcurrency, parseRetries, retryWarning } from './backup';
 import { createProgress } from './progress';
 import { EXIT, duringRun, formatBytes, formatCount, gapPairs, printJson, warnIncomplete, writeData } from './output';
 import { ReportFile, readResume } from './restore-report';
@@ -71,6 +71,7 @@ interface RestoreFlags extends SelectionFlags {
   targetBearerTokenFile?: string;
   targetHeader: string[];
   targetTimeout?: string;
+  retries?: string;
   report?: string;
   resume?: string;
   verify?: boolean;
@@ -118,6 +119,7 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const batchSamples = parseConcurrency(flags.batchSamples, '--batch-samples', 1_000_000);
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency', 64);
   const targetTimeoutMs = parseTargetTimeout(flags.targetTimeout);
+  const retry = parseRetries(flags.retries);
   const headers = parseHeaders(flags.targetHeader, '--target-header');
   const { basicAuth, bearerToken } = resolveAuth(
     {
@@ -181,6 +183,9 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
       {
         store: sel.store,
         writer,
+        retry,
+        onRetry: (shard, err, attempt, delayMs) =>
+          process.stderr.write(retryWarning(`shard ${shard.object_key}`, err, attempt, delayMs)),
         onShardDone: (r, done) => {
           written.push(reportFile.shardDone(r));
           progress.update(done, 'error' in r ? `FAILED ${r.key}` : `${formatCount(r.samples)} samples`);

@@ -23,6 +23,7 @@ import { WritePipeline, type WritePipelineOptions } from './write';
 import { mergeRejected, type RejectedSeries } from './split';
 import type { CompletedShard } from './resume';
 import { labelsEqual } from '../labels';
+import { withRetries, type ShardRetryPolicy } from '../retry';
 
 export interface RestoreShardResult extends ShardCounts {
   readonly key: string;
@@ -165,6 +166,10 @@ export interface RestoreRunDeps {
   readonly nowMs?: () => number;
   readonly onShardDone?: (result: RestoreShardResult | RestoreFailure, done: number, total: number) => void;
   readonly signal?: AbortSignal;
+  /** Transient shard failures are retried with this policy (SHARD_RETRY, as on AWS). @default no retries */
+  readonly retry?: ShardRetryPolicy;
+  /** Called before waiting to retry a shard: the shard, the error, the attempt that failed, the wait. */
+  readonly onRetry?: (shard: PlannedShard, err: unknown, attempt: number, delayMs: number) => void;
 }
 
 export async function runRestore(
@@ -188,22 +193,42 @@ export async function runRestore(
       outcome = failureOf(manifest, stopped, 'not attempted: ');
     } else {
       const shardStarted = nowMs();
-      const body = prefetched ?? fetchShard(deps.store, manifest);
+      let body = prefetched ?? fetchShard(deps.store, manifest);
       prefetched = undefined;
-      try {
+      let prefetchedNext = false;
+      // What the target acknowledged of the shard in its furthest attempt (each resends the same).
+      let acknowledged = { samples: 0, requests: 0 };
+      const attempt = async (n: number): Promise<ShardCounts> => {
+        if (n > 1) body = fetchShard(deps.store, manifest);
         const verified = await body;
-        // The next small shard is fetched and verified while this one is written: on S3 each
-        // GET's latency would otherwise stand between two shards, with the target idle.
-        const next = shards[i + 1];
-        if (next && next.stored_bytes <= PREFETCH_MAX_BYTES) prefetched = fetchShard(deps.store, next);
-        // A fresh pipeline per shard: a failed shard leaves nothing half-sent behind for the next.
+        if (!prefetchedNext) {
+          prefetchedNext = true;
+          // The next small shard is fetched and verified while this one is written: on S3 each
+          // GET's latency would otherwise stand between two shards, with the target idle.
+          const next = shards[i + 1];
+          if (next && next.stored_bytes <= PREFETCH_MAX_BYTES) prefetched = fetchShard(deps.store, next);
+        }
+        // A fresh pipeline per attempt: a failed one leaves nothing half-sent behind for the next.
         const pipeline = new WritePipeline(deps.writer, writeOptions, deps.signal);
-        const counts = await replayInto(verified, input, pipeline, manifest.slice);
+        try {
+          return await replayInto(verified, input, pipeline, manifest.slice);
+        } catch (caught) {
+          if (!(caught instanceof PartialShardError)) throw caught;
+          if (caught.counts.samples >= acknowledged.samples) acknowledged = caught.counts;
+          throw caught.cause;
+        }
+      };
+      try {
+        const counts = deps.retry
+          ? await withRetries(deps.retry, attempt, {
+              signal: deps.signal,
+              onRetry: (err, n, delayMs) => deps.onRetry?.(manifest, err, n, delayMs),
+            })
+          : await attempt(1);
         outcome = { key: manifest.object_key, ...counts, seconds: (nowMs() - shardStarted) / 1000 };
-      } catch (caught) {
-        const err = caught instanceof PartialShardError ? caught.cause : caught;
+      } catch (err) {
         if (!isShardLocal(err)) stopped = err;
-        outcome = failureOf(manifest, err, '', caught instanceof PartialShardError ? caught.counts : undefined);
+        outcome = failureOf(manifest, err, '', acknowledged);
       }
     }
     if ('error' in outcome) failures.push(outcome);

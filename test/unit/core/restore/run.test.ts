@@ -7,6 +7,7 @@ import { TargetProbeError, TargetRejectedError, TargetUnavailableError } from '.
 import type { ObjectStore, RemoteWriter, WriteBatch } from '../../../../lambdas/core/ports';
 import { planRestore } from '../../../../lambdas/core/restore/plan';
 import { runRestore } from '../../../../lambdas/core/restore/run';
+import { SHARD_RETRY } from '../../../../lambdas/core/retry';
 import type { ShardManifest } from '../../../../lambdas/core/shard';
 import { FakeReader, HOUR, T0 } from '../../handlers/fixtures';
 
@@ -105,6 +106,59 @@ describe('runRestore', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('retries a shard whose target was down for a moment (SHARD_RETRY), and every sample lands', async () => {
+    class DownTwice extends RecordingWriter {
+      failures = 0;
+      override async write(batch: WriteBatch): Promise<void> {
+        // The second request of the first shard fails, twice: the shard is replayed from the start.
+        if (this.events.length === 1 && this.failures < 2) {
+          this.failures++;
+          throw new TargetUnavailableError('remote write to http://target/api/v1/write failed: HTTP 503');
+        }
+        return super.write(batch);
+      }
+    }
+    const writer = new DownTwice();
+    const retried: number[] = [];
+    const report = await runRestore(
+      {
+        store,
+        writer,
+        retry: { ...SHARD_RETRY, intervalMs: 1 },
+        onRetry: (_shard, _err, attempt) => retried.push(attempt),
+      },
+      shards,
+      INPUT,
+      { batchSamples: 50, concurrency: 1 },
+    );
+    expect(report.failures).toEqual([]);
+    expect(retried).toEqual([1, 2]);
+    expect(report.samples).toBe(3 * PER_SHARD);
+    expect(report.completed_shards.map((c) => c.samples)).toEqual([PER_SHARD, PER_SHARD, PER_SHARD]);
+  });
+
+  it('after the retries are spent, the shard fails with what its furthest attempt landed, and the run stops', async () => {
+    const writer = new (class extends RecordingWriter {
+      override async write(batch: WriteBatch): Promise<void> {
+        if (this.events.length >= 1) throw new TargetUnavailableError('down');
+        return super.write(batch);
+      }
+    })();
+    const report = await runRestore(
+      { store, writer, retry: { ...SHARD_RETRY, intervalMs: 1, maxAttempts: 2 } },
+      shards,
+      INPUT,
+      { batchSamples: 50, concurrency: 1 },
+    );
+    expect(report.failures.map((f) => f.error_name)).toEqual([
+      'TargetUnavailableError',
+      'TargetUnavailableError',
+      'TargetUnavailableError',
+    ]);
+    expect(report.failures[0]).toMatchObject({ samples: 50 });
+    expect(report.failures[1]!.error).toMatch(/^not attempted: /);
   });
 
   it('counts what the target acknowledged of a shard that failed part-way, in the shard and the total', async () => {
