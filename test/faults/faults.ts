@@ -78,6 +78,11 @@ export interface BackupFault extends BaseFault {
   readonly forced?: boolean;
   /** Two backups of the source at once (the fault is the other run). */
   readonly concurrent?: boolean;
+  /**
+   * --retries for the faulted run, when what the fault kills stays down for the run's life: the
+   * run must give up by itself, in seconds rather than after the default policy's minutes.
+   */
+  readonly retries?: number;
 }
 
 export interface RestoreFault extends BaseFault {
@@ -193,7 +198,7 @@ export const FAULTS: readonly Fault[] = [
     'Prometheus SIGKILLed at the 2nd read; restarted on its data after the run',
     'sourceProxy',
     (ctx) => atNth(ctx, 2, isRead, () => ctx.world.source.kill(), PASS),
-    { heal: (ctx) => ctx.world.source.restart() },
+    { heal: (ctx) => ctx.world.source.restart(), retries: 1 },
   ),
   // The S3 server, through the proxy.
   backupFault(
@@ -213,7 +218,7 @@ export const FAULTS: readonly Fault[] = [
     's3rver SIGKILLed at the first shard PUT; restarted after the run',
     's3Proxy',
     (ctx) => atNth(ctx, 1, isPut('shards'), () => ctx.world.s3.kill(), PASS),
-    { heal: (ctx) => ctx.world.s3.restart() },
+    { heal: (ctx) => ctx.world.s3.restart(), retries: 1 },
   ),
   // The remote-write target, through the proxy.
   restoreFault(
@@ -326,9 +331,12 @@ function firstLine(text: string): string {
 
 /** Every input here is good: exit 2 (bad input, nothing done) would misinform a wrapper script. */
 function wrongExit(results: readonly CliResult[], runs: readonly RunningCli[]): string[] {
-  return results.some((r, i) => r.code === 2 && !runs[i]!.killed)
-    ? ['exit 2 claims bad input, but the input was good']
-    : [];
+  const notes: string[] = [];
+  if (results.some((r, i) => r.code === 2 && !runs[i]!.killed))
+    notes.push('exit 2 claims bad input, but the input was good');
+  // -1: the harness killed a run that did not end by itself (a hang, or retries past the CLI timeout).
+  if (results.some((r, i) => r.code === -1 && !runs[i]!.killed)) notes.push('the run did not end by itself');
+  return notes;
 }
 
 function describe(result: CliResult, killed: boolean): string {
@@ -345,7 +353,8 @@ async function runBackupFault(world: World, fault: BackupFault): Promise<FaultOu
   const notes: string[] = [];
   const store = storeFor(world, fault.store, fault.name);
   const extra = fault.forced ? ['--force'] : [];
-  const args = ['backup', ...backupArgs(world, store, extra)];
+  const retries = fault.retries === undefined ? [] : ['--retries', String(fault.retries)];
+  const args = ['backup', ...backupArgs(world, store, [...extra, ...retries])];
   if (fault.forced) {
     const first = await cli(['backup', ...backupArgs(world, store, [], 'patient')]);
     if (first.code !== 0) notes.push(`the backup before the forced run failed: ${firstLine(first.stderr)}`);
