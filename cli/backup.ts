@@ -1,5 +1,5 @@
 import { InputError } from '../lambdas/core/errors';
-import { formatDuration, parseDuration, parseTime, formatIso } from '../lambdas/core/time';
+import { formatDuration, parseDuration, parseTime, parseTimeout, formatIso } from '../lambdas/core/time';
 import { parseSelector, formatSelector } from '../lambdas/core/prom/selector';
 import {
   planBackup,
@@ -50,6 +50,20 @@ export function parseConcurrency(text: string, flag: string, max = 64, min = 1):
   return n;
 }
 
+/** Each --match once: two that select the same series would plan every shard twice. */
+function canonicalSelectors(texts: readonly string[]): string[] {
+  const given = new Map<string, string>();
+  for (const text of texts) {
+    const canonical = formatSelector(parseSelector(text));
+    const first = given.get(canonical);
+    if (first !== undefined) {
+      throw new InputError(`--match ${text} selects the same series as --match ${first}: give each selector once`);
+    }
+    given.set(canonical, text);
+  }
+  return [...given.keys()];
+}
+
 export async function backupCommand(flags: BackupFlags): Promise<void> {
   const nowMs = Date.now();
   // Everything the user typed is checked before any connection or write.
@@ -58,15 +72,16 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     fromMs: parseTime(flags.from, nowMs, '--from'),
     toMs: parseTime(flags.to, nowMs, '--to'),
     shardLengthMs: parseDuration(flags.shardLength, '--shard-length'),
-    selectors: flags.match.map((m) => formatSelector(parseSelector(m))),
+    selectors: canonicalSelectors(flags.match),
     force: flags.force,
     concurrency: parseConcurrency(flags.concurrency, '--concurrency', 10),
   };
   const gcGraceMs = parseDuration(flags.gcGrace ?? formatDuration(DEFAULT_GC_GRACE_MS), '--gc-grace');
   const retry = parseRetries(flags.retries);
+  const timeoutMs = parseTimeout(flags.timeout ?? '2m', '--timeout');
   const planned = planBackup(input);
   const store = openStore(flags.store, storeOptions(flags));
-  const source = openSource(flags.source, flags, parseDuration(flags.timeout ?? '2m', '--timeout'));
+  const source = openSource(flags.source, flags, timeoutMs);
   if (flags.dryRun) return printPlan(input, store.location, await previewBackup(store, input), flags.json === true);
   // The source first: a directory store's check creates its root, and nothing may be written
   // for a run that cannot start.

@@ -3,7 +3,7 @@
  * Nothing the process prints carries a secret: redactOutput() puts the secrets redactor in front of
  * stdout and stderr; only the data an export streams to stdout goes around it, byte for byte.
  */
-import { InputError, PromvaultError } from '../lambdas/core/errors';
+import { InputError, PromvaultError, SourceProbeError } from '../lambdas/core/errors';
 import type { Gap, GapPair } from '../lambdas/core/restore/coverage';
 import type { UnreadableManifest } from '../lambdas/core/manifest';
 import { formatDuration, formatIso } from '../lambdas/core/time';
@@ -78,7 +78,7 @@ export function warnIncomplete(gaps: readonly Gap[], unreadable: readonly Unread
   for (const u of unreadable) process.stderr.write(`corrupt manifest ${u.key}, its shard is left out: ${u.error}\n`);
 }
 
-/** An error raised after the work started: the run failed (exit 1); it was not bad input. */
+/** An error raised after the work started: the run failed (exit 1), whatever its class. */
 export class RunFailure {
   constructor(readonly error: unknown) {}
 }
@@ -101,5 +101,15 @@ export function reportError(thrown: unknown, json: boolean): number {
   const message = secrets.text(err instanceof Error ? err.message : String(err));
   process.stderr.write(`promvault: ${known ? message : ((err as Error)?.stack ?? message)}\n`);
   if (json) printJson({ error: message, error_name: err instanceof Error ? err.name : 'Error' });
-  return thrown instanceof RunFailure ? EXIT.failed : EXIT.badInput;
+  return exitCodeOf(thrown);
+}
+
+/**
+ * Bad input (2) is what the user can fix in what they typed, found before the work: an
+ * InputError, or a source that refused the URL or credentials given. Anything else -- an S3 endpoint that times out, a source that is down, a bug -- is a
+ * failure of the run or its environment (1).
+ */
+export function exitCodeOf(thrown: unknown): number {
+  const badInput = thrown instanceof InputError || thrown instanceof SourceProbeError;
+  return badInput ? EXIT.badInput : EXIT.failed;
 }

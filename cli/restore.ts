@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InputError } from '../lambdas/core/errors';
-import { parseDuration, parseTime, formatIso } from '../lambdas/core/time';
+import { parseDuration, parseTime, formatIso, requireBefore } from '../lambdas/core/time';
 import { parseSelector } from '../lambdas/core/prom/selector';
 import { planRestore, type RestorePlan } from '../lambdas/core/restore/plan';
 import { runRestore, type RestoreFailure } from '../lambdas/core/restore/run';
@@ -14,6 +14,7 @@ import { toOpenMetrics, type ExportCounts } from '../lambdas/core/restore/export
 import { decodeShard } from '../lambdas/core/format';
 import { CorruptShardError, ObjectNotFoundError } from '../lambdas/core/errors';
 import { validateSourceName } from '../lambdas/core/shard';
+import { elideQuotedValues } from '../lambdas/core/labels';
 import type { ObjectStore } from '../lambdas/core/ports';
 import type { LabelMatcher } from '../lambdas/core/types';
 import { openStore } from '../lambdas/adapters/open-store';
@@ -51,8 +52,7 @@ async function select(flags: SelectionFlags): Promise<Selection> {
   const nowMs = Date.now();
   const fromMs = parseTime(flags.from, nowMs, '--from');
   const toMs = parseTime(flags.to, nowMs, '--to');
-  if (fromMs >= toMs)
-    throw new InputError(`--from ${flags.from} is not before --to ${flags.to}: swap them or widen the range`);
+  requireBefore(fromMs, toMs, flags.from, flags.to);
   const selectorGroups = flags.match.map((m) => parseSelector(m));
   const sources = flags.sourceName.map(validateSourceName);
   const store = openStore(flags.store, storeOptions(flags));
@@ -168,7 +168,16 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const input = { window: { startMs: sel.fromMs, endMs: sel.toMs }, selectorGroups: sel.selectorGroups };
   const resumed = await readResume(flags.resume, scope);
   const readBack = flags.verify
-    ? new HttpRemoteReader({ url: readBackFlag(target, flags.verifySource), headers, basicAuth, bearerToken })
+    ? new HttpRemoteReader({
+        url: readBackFlag(target, flags.verifySource),
+        headers,
+        basicAuth,
+        bearerToken,
+        input: {
+          flag: flags.verifySource === undefined ? '--target' : '--verify-source',
+          auth: '--target-basic-auth-file, --target-bearer-token-file, --target-header',
+        },
+      })
     : undefined;
   const skipped = new Set(resumed.map((c) => c.key));
   const shards = plan.reads.filter((m) => !skipped.has(m.object_key));
@@ -214,7 +223,9 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
     );
   }
   for (const r of report.rejected_series)
-    process.stderr.write(`rejected by the target: ${r.labels} (${formatCount(r.samples)} samples): ${r.reason}\n`);
+    process.stderr.write(
+      `rejected by the target: ${elideQuotedValues(r.labels)} (${formatCount(r.samples)} samples): ${elideQuotedValues(r.reason)}\n`,
+    );
   if (flags.json) printJson(report);
   else {
     process.stdout.write(

@@ -3,10 +3,10 @@
  * work starts. Every secret read here is registered for redaction before anything can print it.
  */
 import { readFileSync } from 'node:fs';
-import { InputError, SourceRejectedError } from '../lambdas/core/errors';
+import { InputError, SourceProbeError } from '../lambdas/core/errors';
 import { secrets } from '../lambdas/core/redact';
 import { registerCredentials, type HttpCredentials } from '../lambdas/adapters/http-auth';
-import { HttpRemoteReader } from '../lambdas/adapters/prometheus-remote-read';
+import { HttpRemoteReader, SOURCE_INPUT, type SourceInput } from '../lambdas/adapters/prometheus-remote-read';
 import { HttpQueryReader } from '../lambdas/adapters/prometheus-query';
 import { RESPONSE_CAPS } from '../lambdas/adapters/read-capped';
 import { validateSourceName } from '../lambdas/core/shard';
@@ -65,18 +65,18 @@ export function parseMaxResponseBytes(text: string | undefined): number | undefi
   return n;
 }
 
-export function remoteReadUrl(source: string): URL {
+export function remoteReadUrl(source: string, flag = '--source'): URL {
   let url: URL;
   try {
     url = new URL(source);
     registerUrlSecret(url);
   } catch {
     throw new InputError(
-      `--source ${JSON.stringify(source)} is not a URL: give the Prometheus base URL, e.g. http://prometheus:9090`,
+      `${flag} ${JSON.stringify(source)} is not a URL: give the Prometheus base URL, e.g. http://prometheus:9090`,
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InputError(`--source ${source} must be an http:// or https:// URL`);
+    throw new InputError(`${flag} ${source} must be an http:// or https:// URL, e.g. http://prometheus:9090`);
   }
   if (!url.pathname.endsWith('/api/v1/read')) url.pathname = url.pathname.replace(/\/$/, '') + '/api/v1/read';
   return url;
@@ -84,7 +84,7 @@ export function remoteReadUrl(source: string): URL {
 
 /** The default source name is the source's host and port: stable across runs, safe in keys. */
 export function sourceName(flags: SourceFlags): string {
-  if (flags.sourceName) return validateSourceName(flags.sourceName);
+  if (flags.sourceName !== undefined) return validateSourceName(flags.sourceName);
   const url = remoteReadUrl(flags.source[0]!);
   return validateSourceName(`${url.hostname}${url.port ? '_' + url.port : ''}`.replace(/[^A-Za-z0-9._-]/g, '_'));
 }
@@ -225,12 +225,13 @@ export function openSource(
   urls: readonly string[],
   flags: Omit<SourceFlags, 'source'>,
   timeoutMs: number,
-  sourceFlag = '--source',
+  input: SourceInput = SOURCE_INPUT,
 ): SourceReader {
+  const sourceFlag = input.flag;
   const { mode, replicaLabels } = parseReplicaFlags(flags, urls.length, sourceFlag);
   const seen = new Set<string>();
   const replicas = urls.map((u) => {
-    const reader = openReader({ ...flags, source: [u] }, timeoutMs);
+    const reader = openReader({ ...flags, source: [u] }, timeoutMs, input);
     if (seen.has(reader.endpoint)) throw new InputError(`${sourceFlag} ${u} is given twice: list each replica once`);
     seen.add(reader.endpoint);
     return reader;
@@ -240,7 +241,7 @@ export function openSource(
     mode,
     probe: async (warn) => {
       const results = await Promise.allSettled(replicas.map((r) => r.probe()));
-      const refused = results.find((r) => r.status === 'rejected' && r.reason instanceof SourceRejectedError);
+      const refused = results.find((r) => r.status === 'rejected' && r.reason instanceof SourceProbeError);
       if (refused) throw (refused as PromiseRejectedResult).reason;
       const down = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
       if (down.length === replicas.length) throw down[0];
@@ -252,7 +253,7 @@ export function openSource(
 /** A reader of one replica that can check its endpoint before any work. */
 export type ProbedReader = PrometheusReader & { probe(): Promise<void> };
 
-export function openReader(flags: SourceFlags, timeoutMs: number): ProbedReader {
+export function openReader(flags: SourceFlags, timeoutMs: number, input = SOURCE_INPUT): ProbedReader {
   const mode = parseSourceMode(flags.sourceMode);
   const maxSamplesPerQuery = parseMaxSamples(flags.maxSamplesPerQuery);
   if (maxSamplesPerQuery !== undefined && mode !== 'query')
@@ -269,7 +270,8 @@ export function openReader(flags: SourceFlags, timeoutMs: number): ProbedReader 
     });
   }
   return new HttpRemoteReader({
-    url: remoteReadUrl(flags.source[0]!).toString(),
+    input,
+    url: remoteReadUrl(flags.source[0]!, input.flag).toString(),
     ...resolveAuth(flags, ''),
     headers: parseHeaders(flags.header, '--header'),
     timeoutMs,

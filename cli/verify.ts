@@ -1,5 +1,4 @@
-import { InputError } from '../lambdas/core/errors';
-import { parseTime } from '../lambdas/core/time';
+import { parseTime, requireBefore } from '../lambdas/core/time';
 import { requireSources, scanAllManifests } from '../lambdas/core/manifest';
 import { findGaps, gapsWithinSpan } from '../lambdas/core/restore/coverage';
 import { verifyShard, summarize, unreadableManifest, type ShardVerification } from '../lambdas/core/verify';
@@ -27,13 +26,16 @@ export async function verifyCommand(flags: VerifyFlags): Promise<void> {
   const nowMs = Date.now();
   const fromMs = flags.from === undefined ? -Infinity : parseTime(flags.from, nowMs, '--from');
   const toMs = flags.to === undefined ? Infinity : parseTime(flags.to, nowMs, '--to');
-  if (fromMs >= toMs) throw new InputError(`--from ${flags.from} is not before --to ${flags.to}`);
+  requireBefore(fromMs, toMs, flags.from, flags.to);
   const sources = flags.sourceName.map(validateSourceName);
   const store = openStore(flags.store, storeOptions(flags));
   const against =
     flags.against.length === 0
       ? undefined
-      : openSource(flags.against, { replicas: flags.replicas, replicaLabel: flags.replicaLabel }, 120_000, '--against');
+      : openSource(flags.against, { replicas: flags.replicas, replicaLabel: flags.replicaLabel }, 120_000, {
+          flag: '--against',
+          auth: '$PROMVAULT_BASIC_AUTH or $PROMVAULT_BEARER_TOKEN',
+        });
   await against?.probe((warning) => process.stderr.write(`warning: ${warning}\n`));
   await store.checkReadable();
   const known = await requireSources(store, sources);

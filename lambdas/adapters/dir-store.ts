@@ -50,10 +50,27 @@ function isErrno(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes(String((err as NodeJS.ErrnoException).code));
 }
 
+/** The nearest ancestor of `dir` (or `dir` itself) that exists and is not a directory. */
+async function fileInTheWay(dir: string): Promise<string | undefined> {
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    const st = await stat(p).catch(() => undefined);
+    if (st !== undefined) return st.isDirectory() ? undefined : p;
+    if (path.dirname(p) === p) return undefined;
+  }
+}
+
+/** A store path that runs through a file: which, and the fix (rather than ENOTDIR or EEXIST). */
+async function fileInStorePath(root: string): Promise<string | undefined> {
+  const file = await fileInTheWay(root);
+  return file === undefined
+    ? undefined
+    : `${file} is a file, not a directory: give a directory as --store, or move the file away`;
+}
+
 function reason(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code ? `${code}: ${err.message}` : err.message;
+    return code && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
   }
   return String(err);
 }
@@ -265,6 +282,8 @@ export class DirectoryStore implements ObjectStore {
     try {
       st = await stat(this.root);
     } catch (err) {
+      const inTheWay = isErrno(err, 'ENOTDIR') ? await fileInStorePath(this.root) : undefined;
+      if (inTheWay !== undefined) throw new InputError(`store directory ${this.location} does not exist: ${inTheWay}`);
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) {
         throw new InputError(
           `store directory ${this.location} does not exist, so it holds no promvault backups: check --store`,
@@ -387,6 +406,10 @@ export class DirectoryStore implements ObjectStore {
     try {
       await mkdir(this.root, { recursive: true });
     } catch (err) {
+      const inTheWay = isErrno(err, 'ENOTDIR', 'EEXIST') ? await fileInStorePath(this.root) : undefined;
+      if (inTheWay !== undefined) {
+        throw new InputError(`cannot create the store directory ${this.location}: ${inTheWay}`, { cause: err });
+      }
       throw new PermanentError(
         `cannot create the store directory ${this.location}: ${reason(err)}; create it or fix --store`,
         { cause: err },

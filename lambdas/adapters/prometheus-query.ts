@@ -14,7 +14,7 @@
  * Errors as in remote read: network failures, timeouts, 5xx, 429 and partial answers are
  * SourceUnavailableError; other refusals and undecodable answers SourceRejectedError.
  */
-import { SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import { sentences, SourceProbeError, SourceRejectedError, SourceUnavailableError } from '../core/errors';
 import type { PrometheusReader, ReadOptions } from '../core/ports';
 import {
   DEFAULT_MAX_SAMPLES_PER_QUERY,
@@ -192,9 +192,12 @@ export class HttpQueryReader implements PrometheusReader {
     } catch (err) {
       const reason = (err as Error).message;
       if (err instanceof SourceRejectedError)
-        throw new SourceRejectedError(`${reason} Check --source and its auth flags.`, { cause: err });
+        throw new SourceProbeError(sentences(reason, 'Check --source and its auth flags'), { cause: err });
       throw new SourceUnavailableError(
-        `${reason}. Check --source (the query API base URL, e.g. http://thanos-query:9090) and that it is reachable from here.`,
+        sentences(
+          reason,
+          'Check --source (the query API base URL, e.g. http://thanos-query:9090) and that it is reachable from here',
+        ),
         { cause: err },
       );
     }

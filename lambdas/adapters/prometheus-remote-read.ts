@@ -7,7 +7,13 @@
  * (worth retrying); other 4xx and undecodable answers are SourceRejectedError. Every message
  * names the endpoint and the window and quotes the server. Credentials never appear in messages.
  */
-import { ResponseTooLargeError, SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import {
+  ResponseTooLargeError,
+  sentences,
+  SourceProbeError,
+  SourceRejectedError,
+  SourceUnavailableError,
+} from '../core/errors';
 import { describeBytes, readCapped, RESPONSE_CAPS } from './read-capped';
 import type { PrometheusReader, ReadOptions } from '../core/ports';
 import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../core/types';
@@ -55,7 +61,20 @@ export interface RemoteReadOptions {
   readonly onReadDone?: (info: { window: TimeWindow; responseType: 'streamed' | 'samples'; stats: ReadStats }) => void;
   /** Re-reads the credentials (e.g. a rotated secret); called once when the source answers 401/403. */
   readonly refreshCredentials?: () => Promise<HttpCredentials>;
+  /** Where the user gave this endpoint and its credentials, for the fix a message names. */
+  readonly input?: SourceInput;
 }
+
+/** The flag (or setting) that gave the URL, and where its credentials come from. */
+export interface SourceInput {
+  readonly flag: string;
+  readonly auth: string;
+}
+
+export const SOURCE_INPUT: SourceInput = {
+  flag: '--source',
+  auth: '--basic-auth-file, --bearer-token-file, --header',
+};
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 const STREAMED_PREFIX = 'application/x-streamed-protobuf';
@@ -108,19 +127,22 @@ class Deadline {
   }
 }
 
-function hintFor(status: number, body: string): string {
+function hintFor(status: number, body: string, input: SourceInput): string | undefined {
   if (/sample limit/i.test(body)) {
-    return ' The window holds more samples than the server returns at once: use shorter shards (--shard-length) or raise --storage.remote.read-sample-limit on Prometheus.';
+    return 'The window holds more samples than the server returns at once: use shorter shards (--shard-length) or raise --storage.remote.read-sample-limit on Prometheus';
   }
-  if (status === 401 || status === 403) return ' Check the credentials (--basic-auth, --bearer-token-file, --header).';
+  if (status === 401 || status === 403) return `Check the credentials (${input.auth})`;
   if (status === 404 || status === 405 || /unsupported path/i.test(body)) {
+    const fix = `The URL does not serve remote read: ${input.flag} must point at Prometheus (the path /api/v1/read is added), e.g. http://prometheus:9090`;
+    // Only a backup's --source (or a configured source) can be read another way.
+    if (input.flag !== SOURCE_INPUT.flag) return fix;
     return (
-      ' The URL does not serve remote read: --source must point at Prometheus (the path /api/v1/read is added), e.g. http://prometheus:9090.' +
+      `${fix}.` +
       ' A server without remote read (Thanos Query, Mimir, VictoriaMetrics, Amazon Managed Prometheus) is read through its query API:' +
-      ' try --source-mode query (in cdk.json, "mode": "query" on the source).'
+      ' try --source-mode query (in cdk.json, "mode": "query" on the source)'
     );
   }
-  return '';
+  return undefined;
 }
 
 export class HttpRemoteReader implements PrometheusReader {
@@ -128,6 +150,7 @@ export class HttpRemoteReader implements PrometheusReader {
   private readonly url: string;
   private readonly fetchImpl: typeof fetch;
   private readonly timeoutMs: number;
+  private readonly input: SourceInput;
   private headers: Record<string, string>;
 
   constructor(private readonly options: RemoteReadOptions) {
@@ -136,6 +159,7 @@ export class HttpRemoteReader implements PrometheusReader {
     this.endpoint = describeUrl(url);
     this.fetchImpl = options.fetchImpl ?? fetch;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.input = options.input ?? SOURCE_INPUT;
     this.headers = this.headersWith({ ...options, basicAuth });
   }
 
@@ -179,14 +203,20 @@ export class HttpRemoteReader implements PrometheusReader {
     } catch (err) {
       // The reason without the "remote read from <endpoint> for <window> failed:" prefix.
       const reason = (err as Error).message.replace(/^remote read from \S+ for \[[^\])]*\) (failed: )?/, '');
+      const { flag, auth } = this.input;
       if (err instanceof SourceRejectedError) {
-        throw new SourceRejectedError(
-          `Prometheus at ${this.endpoint} refused a remote read: ${reason}. Check --source and its auth flags.`,
-          { cause: err },
-        );
+        // The reason may carry its own fix (the URL, the credentials); then it is not repeated.
+        const fix =
+          reason.includes(flag) || reason.includes(auth) ? undefined : `Check ${flag} and its credentials (${auth})`;
+        throw new SourceProbeError(sentences(`Prometheus at ${this.endpoint} refused a remote read: ${reason}`, fix), {
+          cause: err,
+        });
       }
       throw new SourceUnavailableError(
-        `cannot reach Prometheus at ${this.endpoint}: ${reason}. Check --source (the Prometheus base URL, e.g. http://prometheus:9090) and that it is reachable from here.`,
+        sentences(
+          `cannot reach Prometheus at ${this.endpoint}: ${reason}`,
+          `Check ${flag} (the Prometheus base URL, e.g. http://prometheus:9090) and that it is reachable from here`,
+        ),
         { cause: err },
       );
     }
@@ -315,7 +345,7 @@ export class HttpRemoteReader implements PrometheusReader {
         if (response.status >= 500 || response.status === 429 || response.status === 408) {
           throw new SourceUnavailableError(message);
         }
-        throw new SourceRejectedError(message + hintFor(response.status, text));
+        throw new SourceRejectedError(sentences(message, hintFor(response.status, text, this.input)));
       }
 
       const contentType = response.headers.get('content-type') ?? '';
@@ -334,7 +364,10 @@ export class HttpRemoteReader implements PrometheusReader {
         if (!contentType.startsWith(CONTENT_TYPE_PROTOBUF) && contentType !== '') {
           const text = await this.readErrorBody(chunks);
           throw new SourceRejectedError(
-            `${what} failed: the answer is ${contentType}, not remote-read protobuf: ${quoteBody(text)}. Check that --source points at Prometheus.`,
+            sentences(
+              `${what} failed: the answer is ${contentType}, not remote-read protobuf: ${quoteBody(text)}`,
+              `Check that ${this.input.flag} points at Prometheus`,
+            ),
           );
         }
         const maxBytes = this.options.maxResponseBytes ?? RESPONSE_CAPS.samplesBytes;

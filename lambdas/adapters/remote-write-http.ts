@@ -7,7 +7,7 @@ import { withRequestBody } from '../core/restore/write';
 import { TargetProbeError, TargetRejectedDataError, TargetRejectedError, TargetUnavailableError } from '../core/errors';
 import { foreignBody, judgeProbe } from '../core/restore/probe';
 import type { RemoteWriter, WriteBatch } from '../core/ports';
-import { formatLabels } from '../core/labels';
+import { describeLabels } from '../core/labels';
 import { PRODUCT_USER_AGENT } from '../core/version';
 import type { Labels } from '../core/types';
 import { fetchPost, nodeHttpPost, type HttpPost, type PostResponse } from './http-post';
@@ -146,7 +146,7 @@ export class HttpRemoteWriter implements RemoteWriter {
    */
   async send(body: Uint8Array, about: RequestSummary, signal?: AbortSignal): Promise<void> {
     // Formatted only for messages: a request that succeeds never pays for it.
-    const first = () => (about.firstLabels ? formatLabels(about.firstLabels) : '(none)');
+    const first = () => (about.firstLabels ? describeLabels(about.firstLabels) : '(none)');
     const lastProblem = await this.postUntilAnswered(body, signal, (res) => {
       const text = res.text.trim().slice(0, 500);
       if (res.status >= 200 && res.status < 300) {

@@ -33,6 +33,8 @@ export class CorruptShardError extends PermanentError {}
 
 export class SourceUnavailableError extends TransientError {}
 export class SourceRejectedError extends PermanentError {}
+/** Before the first read: the source refused the URL or the credentials the user gave (bad input). */
+export class SourceProbeError extends SourceRejectedError {}
 
 export class TargetUnavailableError extends TransientError {}
 /**
@@ -76,4 +78,16 @@ export class ResponseTooLargeError extends PermanentError {
   ) {
     super(message);
   }
+}
+
+/**
+ * Joins message parts into sentences, each ending in one period: a part that already ends in
+ * one (a server's text, a hint) does not get a second.
+ */
+export function sentences(...parts: readonly (string | undefined)[]): string {
+  return parts
+    .map((p) => p?.trim())
+    .filter((p): p is string => p !== undefined && p !== '')
+    .map((p) => (/[.!?…]$/.test(p) ? p : `${p}.`))
+    .join(' ');
 }

@@ -11,11 +11,44 @@ export function labelsEqual(a: Labels, b: Labels): boolean {
 
 /** Prometheus' text form, e.g. `up{instance="a:9100",job="node"}`; for messages and map keys. */
 export function formatLabels(labels: Labels): string {
+  return labelText(
+    labels,
+    (v) => JSON.stringify(v),
+    (name) => name,
+  );
+}
+
+/** Label values longer than this many characters are shortened in messages, never in data or keys. */
+export const MESSAGE_VALUE_CHARS = 120;
+
+/** A value for a message: a long one keeps its start, an ellipsis and its length in UTF-8 bytes. */
+export function elideValue(value: string, quote: (v: string) => string = (v) => v): string {
+  if (value.length <= MESSAGE_VALUE_CHARS) return quote(value);
+  return `${quote(value.slice(0, MESSAGE_VALUE_CHARS) + '…')} (${Buffer.byteLength(value, 'utf8')} bytes)`;
+}
+
+/** formatLabels for messages: a 4 KiB label value is not repeated in full on every failure line. */
+export function describeLabels(labels: Labels): string {
+  return labelText(
+    labels,
+    (v) => elideValue(v, JSON.stringify),
+    (name) => elideValue(name),
+  );
+}
+
+/** Shortens each long quoted value in text already formatted, e.g. formatLabels output kept in a report. */
+export function elideQuotedValues(text: string): string {
+  return text.replace(/"((?:[^"\\]|\\.)*)"/g, (quoted, inner: string) =>
+    inner.length <= MESSAGE_VALUE_CHARS ? quoted : elideValue(JSON.parse(quoted) as string, JSON.stringify),
+  );
+}
+
+function labelText(labels: Labels, value: (v: string) => string, metricName: (v: string) => string): string {
   let name = '';
   const rest: string[] = [];
   for (const l of labels) {
-    if (l.name === '__name__') name = l.value;
-    else rest.push(`${l.name}=${JSON.stringify(l.value)}`);
+    if (l.name === '__name__') name = metricName(l.value);
+    else rest.push(`${l.name}=${value(l.value)}`);
   }
   return `${name}{${rest.join(',')}}`;
 }

@@ -47,7 +47,7 @@ export function parseDuration(text: string, flagName: string): number {
   if (trimmed === '0') return 0;
   const match = trimmed === '' ? null : DURATION_RE.exec(trimmed);
   if (match === null) {
-    throw new InputError(`invalid ${flagName} ${quote(text)}: ${DURATION_EXAMPLES}`);
+    throw new InputError(`invalid ${flagName} ${quote(text)}: ${durationMistake(trimmed)}${DURATION_EXAMPLES}`);
   }
   let total = 0;
   DURATION_UNITS.forEach((unitMs, i) => {
@@ -58,6 +58,31 @@ export function parseDuration(text: string, flagName: string): number {
     throw new InputError(`invalid ${flagName} ${quote(text)}: the duration is too long`);
   }
   return total;
+}
+
+/** A timeout: like parseDuration, but 0 is refused, since every request would fail at once. */
+export function parseTimeout(text: string, flagName: string): number {
+  const ms = parseDuration(text, flagName);
+  if (ms === 0) {
+    throw new InputError(
+      `${flagName} ${text.trim()} would fail every request at once: give a duration longer than 0, such as 30s or 2m`,
+    );
+  }
+  return ms;
+}
+
+/** A range of --from and --to must hold at least a millisecond. */
+export function requireBefore(fromMs: number, toMs: number, from: string | undefined, to: string | undefined): void {
+  if (fromMs >= toMs) throw new InputError(`--from ${from} is not before --to ${to}: swap them or widen the range`);
+}
+
+/** What a duration that does not parse probably got wrong, as the start of the message. */
+function durationMistake(trimmed: string): string {
+  if (trimmed === '') return 'it is empty; ';
+  if (trimmed.startsWith('-')) return 'a duration cannot be negative; ';
+  if (/^\d+$/.test(trimmed)) return `the unit is missing (${trimmed}s? ${trimmed}m?); `;
+  if (/^\d*\.\d+[a-z]+$/.test(trimmed)) return 'fractions are not understood (write 1m30s, not 1.5m); ';
+  return '';
 }
 
 function daysInMonth(year: number, month: number): number {

@@ -8,10 +8,10 @@ import type { ShardManifest } from './shard';
 import type { UnreadableManifest } from './manifest';
 import type { SeriesPiece } from './types';
 import { decodeShard } from './format';
-import { fetchVerified } from './restore/fetch';
+import { fetchVerified, SHARD_REPAIR } from './restore/fetch';
 import { pullWindow } from './backup/pull';
 import { parseSelector } from './prom/selector';
-import { compareLabels, formatLabels, labelsEqual } from './labels';
+import { compareLabels, describeLabels, labelsEqual } from './labels';
 import { CorruptShardError, ObjectNotFoundError } from './errors';
 
 export type ShardVerdict = 'ok' | 'corrupt' | 'missing' | 'mismatch';
@@ -78,7 +78,7 @@ function compareSeries(stored: SeriesPiece, source: SeriesPiece, problems: strin
   let j = 0;
   let diff = 0;
   const note = (text: string) => {
-    if (problems.length < MAX_PROBLEMS) problems.push(`${formatLabels(stored.labels)}: ${text}`);
+    if (problems.length < MAX_PROBLEMS) problems.push(`${describeLabels(stored.labels)}: ${text}`);
   };
   while (i < a.length || j < b.length) {
     if (j >= b.length || (i < a.length && a[i]! < b[j]!)) {
@@ -125,13 +125,13 @@ export async function compareWithSource(
     const order = l.done ? 1 : r.done ? -1 : compareLabels(l.value.labels, r.value.labels);
     if (order < 0) {
       const s = l.value as SeriesPiece;
-      note(`${formatLabels(s.labels)}: in the backup, not in the source`);
+      note(`${describeLabels(s.labels)}: in the backup, not in the source`);
       mismatches += s.timestamps.length;
       l = await left.next();
     } else if (order > 0) {
       const s = r.value as SeriesPiece;
       if (!options.sourceMayHoldMore) {
-        note(`${formatLabels(s.labels)}: in the source, not in the backup`);
+        note(`${describeLabels(s.labels)}: in the source, not in the backup`);
         mismatches += s.timestamps.length;
       }
       r = await right.next();
@@ -195,7 +195,7 @@ export async function verifyShard(
       verdict: 'missing',
       samples: 0,
       mismatches: 0,
-      problems: [`object ${key} is missing from ${store.location}`],
+      problems: [`object ${key} is missing from ${store.location} (${SHARD_REPAIR})`],
     };
   }
   try {

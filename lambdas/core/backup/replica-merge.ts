@@ -17,7 +17,7 @@
  * outcome, so that the shard is committed as incomplete and pulled again by the next run.
  */
 import { SourceRejectedError, SourceUnavailableError } from '../errors';
-import { compareLabels, formatLabels, labelsEqual } from '../labels';
+import { compareLabels, describeLabels, labelsEqual } from '../labels';
 import type { PrometheusReader, ReadOptions } from '../ports';
 import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../types';
 import { sleep } from '../time';
@@ -216,13 +216,13 @@ class ReplicaCursor {
   }
 
   private outOfOrder(labels: Labels): SourceProtocolError {
-    const previous = this.lastLabels ? formatLabels(this.lastLabels) : 'an earlier series';
+    const previous = this.lastLabels ? describeLabels(this.lastLabels) : 'an earlier series';
     const dropped =
       this.replicaLabels.length > 0
         ? ` and every series of one replica carrying the same ${this.replicaLabels.join(', ')}`
         : '';
     return new SourceProtocolError(
-      `${this.replica.endpoint} sent ${formatLabels(labels)} after ${previous}: merging replicas needs series in label-set order${dropped}. ` +
+      `${this.replica.endpoint} sent ${describeLabels(labels)} after ${previous}: merging replicas needs series in label-set order${dropped}. ` +
         'Check the replica labels (replicaLabels, --replica-label), or use failover mode (replicaMode "failover", --replicas failover) for this source.',
     );
   }

@@ -10,6 +10,10 @@ import { CorruptShardError } from '../errors';
 
 export const DEFAULT_BUFFER_LIMIT = 64 * 1024 * 1024;
 
+/** How to repair a shard whose object is damaged or gone. */
+export const SHARD_REPAIR =
+  'restore it from an older object version, or re-run the backup of that window with --force while the source still holds it';
+
 export async function fetchVerified(
   store: ObjectStore,
   manifest: ShardManifest,
@@ -27,7 +31,7 @@ export async function fetchVerified(
   const sha256 = hash.digest('hex');
   if (size !== manifest.stored_bytes || sha256 !== manifest.sha256) {
     throw new CorruptShardError(
-      `shard ${key} in ${store.location} does not match its manifest: ${size} bytes with SHA-256 ${sha256.slice(0, 16)}…, expected ${manifest.stored_bytes} bytes with ${manifest.sha256.slice(0, 16)}… (restore it from an older object version, or re-run the backup of that window with --force while the source still holds it)`,
+      `shard ${key} in ${store.location} does not match its manifest: ${size} bytes with SHA-256 ${sha256.slice(0, 16)}…, expected ${manifest.stored_bytes} bytes with ${manifest.sha256.slice(0, 16)}… (${SHARD_REPAIR})`,
     );
   }
   if (manifest.stored_bytes <= bufferLimit) return fromChunks(kept);

@@ -1,5 +1,10 @@
 import { HttpRemoteReader, type RemoteReadOptions } from '../../../lambdas/adapters/prometheus-remote-read';
-import { SourceRejectedError, SourceUnavailableError, TransientError } from '../../../lambdas/core/errors';
+import {
+  SourceProbeError,
+  SourceRejectedError,
+  SourceUnavailableError,
+  TransientError,
+} from '../../../lambdas/core/errors';
 import { encodeFrame } from '../../../lambdas/core/prom/frames';
 import { CONTENT_TYPE_STREAMED } from '../../../lambdas/core/prom/prompb';
 import {
@@ -412,6 +417,26 @@ describe('HttpRemoteReader', () => {
       const err2 = await failure(reader(() => new Response('unauthorized', { status: 401 })).probe());
       expect(err2).toBeInstanceOf(SourceRejectedError);
       expect(err2.message).toMatch(new RegExp(`^Prometheus at ${URL_} refused a remote read: HTTP 401`));
+    });
+
+    it('names the flag the URL came from (--against), and ends each sentence with one period', async () => {
+      const against = { flag: '--against', auth: '$PROMVAULT_BASIC_AUTH or $PROMVAULT_BEARER_TOKEN' };
+      const down = await failure(reader(() => new Response('boom.', { status: 503 }), [], { input: against }).probe());
+      expect(down).toBeInstanceOf(SourceUnavailableError);
+      expect(down.message).toMatch(/Check --against \(the Prometheus base URL/);
+      expect(down.message).not.toContain('--source');
+      const notFound = await failure(
+        reader(() => new Response('404 page not found', { status: 404 }), [], { input: against }).probe(),
+      );
+      expect(notFound).toBeInstanceOf(SourceProbeError);
+      expect(notFound.message).toBe(
+        `Prometheus at ${URL_} refused a remote read: HTTP 404: "404 page not found". The URL does not serve remote read: --against must point at Prometheus (the path /api/v1/read is added), e.g. http://prometheus:9090.`,
+      );
+      const html = await failure(
+        reader(() => new Response('<html/>', { status: 200, headers: { 'Content-Type': 'text/html' } })).probe(),
+      );
+      expect(html.message).toMatch(/"<html\/>"\. Check that --source points at Prometheus\.$/);
+      for (const err of [down, notFound, html]) expect(err.message).not.toMatch(/\.\./);
     });
   });
 });

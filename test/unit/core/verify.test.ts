@@ -36,3 +36,23 @@ describe('compareWithSource', () => {
     expect(mismatches).toBe(0);
   });
 });
+
+describe('failure lines with a long label value', () => {
+  it('show the value cut to its start, an ellipsis and its length in bytes, once per line', async () => {
+    const huge = 'x'.repeat(4096);
+    const labelled = (ts: number[], bits: bigint[]): SeriesPiece => ({
+      ...piece('up', ts, bits),
+      labels: [
+        { name: '__name__', value: 'up' },
+        { name: 'blob', value: huge },
+      ],
+    });
+    const problems: string[] = [];
+    await compareWithSource(of(labelled([1, 2], [1n, 2n])), of(labelled([1, 2], [3n, 4n])), problems);
+    expect(problems).toHaveLength(2);
+    for (const line of problems) {
+      expect(line).toContain(`up{blob="${'x'.repeat(120)}…" (4096 bytes)}: value at`);
+      expect(line.length).toBeLessThan(300);
+    }
+  });
+});
