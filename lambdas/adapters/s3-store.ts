@@ -8,9 +8,10 @@
  * aborted (leavePartsOnError: false), so a failed put leaves nothing readable at the key and
  * does not touch an object already there.
  *
- * Errors become TransientError (5xx, throttling, network: the SDK has already retried) or
- * PermanentError (access denied, missing bucket, bad request) with a message that says what to
- * fix. Errors thrown by a put's body are passed on unchanged.
+ * Errors become TransientError (5xx, throttling, network: the SDK has already retried),
+ * InputError (a missing bucket, another region: the --store or --region to fix) or
+ * PermanentError (access denied, bad request), with a message that says what to fix. Errors
+ * thrown by a put's body are passed on unchanged.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -159,6 +160,11 @@ export class S3Store implements ObjectStore {
     return ` (no answer within ${limit}; change it with --s3-timeout)`;
   }
 
+  /** A bucket that does not exist is a --store to fix (bad input), not a failure of S3. */
+  private missingBucket(err: unknown): InputError {
+    return new InputError(`bucket ${this.bucket} does not exist: create it or fix --store`, { cause: err });
+  }
+
   /** Maps an SDK error to the error classes of the core, with a message saying what to fix. */
   private classify(action: string, key: string | undefined, err: unknown): Error {
     const what = key === undefined ? `${action} ${this.location}` : `${action} ${key} in ${this.location}`;
@@ -181,7 +187,7 @@ export class S3Store implements ObjectStore {
       return new PermanentError(`cannot ${what}: ${describe(err)}`, { cause: err });
     }
     if (name === 'NoSuchBucket') {
-      return new PermanentError(`bucket ${this.bucket} does not exist: create it or fix --store`, { cause: err });
+      return this.missingBucket(err);
     }
     if (status === 403) {
       return new PermanentError(
@@ -191,12 +197,9 @@ export class S3Store implements ObjectStore {
       );
     }
     if (status === 301 || name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed') {
-      return new PermanentError(
-        `cannot ${what}: bucket ${this.bucket} is in another region: set --region to its region`,
-        {
-          cause: err,
-        },
-      );
+      return new InputError(`cannot ${what}: bucket ${this.bucket} is in another region: set --region to its region`, {
+        cause: err,
+      });
     }
     if (status >= 500 || status === 429 || name === 'SlowDown' || name === 'RequestTimeout') {
       return new TransientError(`cannot ${what}: S3 answered ${status} (${describe(err)})`, { cause: err });
@@ -298,7 +301,7 @@ export class S3Store implements ObjectStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       if (statusOf(err) === 404) {
-        throw new PermanentError(`bucket ${this.bucket} does not exist: create it or fix --store`, { cause: err });
+        throw this.missingBucket(err);
       }
       // Anything else: the object lookup's answer stands.
     }
@@ -408,7 +411,7 @@ export class S3Store implements ObjectStore {
     const status = statusOf(err);
     const name = (err as SdkError)?.name;
     if (status === 404 || name === 'NoSuchBucket' || name === 'NotFound') {
-      return new PermanentError(`bucket ${this.bucket} does not exist: create it or fix --store`, { cause: err });
+      return this.missingBucket(err);
     }
     if (status === 403) {
       return new PermanentError(
