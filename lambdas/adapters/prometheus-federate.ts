@@ -4,7 +4,7 @@
  * SourceUnavailableError (the next interval tries again); other answers that are not 200 are
  * SourceRejectedError. Credentials never appear in messages.
  */
-import { SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import { SourceProbeError, SourceRejectedError, SourceUnavailableError } from '../core/errors';
 import type { FederateScraper } from '../core/ports';
 import { PRODUCT_USER_AGENT } from '../core/version';
 import { authHeaders, type HttpCredentials } from './http-auth';
@@ -120,6 +120,12 @@ export class HttpFederateScraper implements FederateScraper {
 
   /** Checks that the URL serves /federate (a fetch that matches nothing), before any work starts. */
   async probe(): Promise<void> {
-    await this.scrape('{__name__="promvault_probe_matches_nothing"}');
+    try {
+      await this.scrape('{__name__="promvault_probe_matches_nothing"}');
+    } catch (err) {
+      // Refused before any work: the URL or credentials given are wrong (bad input, exit 2).
+      if (err instanceof SourceRejectedError) throw new SourceProbeError(err.message, { cause: err });
+      throw err;
+    }
   }
 }
