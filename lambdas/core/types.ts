@@ -63,11 +63,23 @@ export interface LabelMatcher {
 /** Prometheus marks a series stale with this exact NaN. */
 export const STALE_NAN_BITS = 0x7ff0000000000002n;
 
-/** The remote-write MetricMetadata.MetricType names, lowercased. */
-export type MetricType =
-  'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset' | 'unknown';
+/**
+ * The metric types of remote write's MetricMetadata.MetricType, lowercased (OpenMetrics spells
+ * them the same way). The wire enum value of each is its index here: see prom/prompb.ts.
+ */
+export const METRIC_TYPES = [
+  'unknown',
+  'counter',
+  'gauge',
+  'histogram',
+  'gaugehistogram',
+  'summary',
+  'info',
+  'stateset',
+] as const;
+export type MetricType = (typeof METRIC_TYPES)[number];
 
-/** What a source says about a metric family: its `# TYPE`, `# HELP` and `# UNIT`. */
+/** `# TYPE`, `# HELP` and `# UNIT` of one metric family, as a source reports them. */
 export interface MetricMetadata {
   readonly metricFamilyName: string;
   readonly type: MetricType;
