@@ -8,6 +8,8 @@
 
 export const RECORD_BLOCK = 0x01;
 export const RECORD_END = 0x02;
+/** Format version 2 only: metric metadata of the families starting in the next block. */
+export const RECORD_METADATA = 0x03;
 
 export const FLAG_RESET_STRINGS = 1;
 export const FLAG_RESET_TIMESTAMPS = 2;

@@ -4,14 +4,23 @@
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { CorruptShardError } from '../errors';
-import type { SeriesPiece } from '../types';
+import type { MetricMetadata, SeriesPiece } from '../types';
 import { BlockReader } from './block-decode';
-import { LIMITS, RECORD_BLOCK, RECORD_END } from './block-format';
+import { LIMITS, RECORD_BLOCK, RECORD_END, RECORD_METADATA } from './block-format';
 import { corrupt } from './bytes';
 import { crc32 } from './crc32';
-import { HEADER_BYTES, decodeHeader } from './header';
+import { HEADER_BYTES, METADATA_FORMAT_VERSION, decodeHeader } from './header';
+import { decodeMetadataBody } from './metadata-decode';
 
 const EMPTY = new Uint8Array(0);
+
+export interface DecodeOptions {
+  /**
+   * Called with the metadata of the metric families whose first series is in the next block,
+   * before that block's pieces are yielded (objects of format version 2).
+   */
+  readonly onMetadata?: (entries: readonly MetricMetadata[]) => void;
+}
 
 /** Pulls exact byte counts out of a stream of chunks. */
 class ChunkReader {
@@ -109,8 +118,9 @@ function isZlibError(e: unknown): boolean {
  */
 export async function* decodeShard(
   body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: DecodeOptions = {},
 ): AsyncGenerator<SeriesPiece> {
-  for await (const block of decodeShardBlocks(body)) yield* block;
+  for await (const block of decodeShardBlocks(body, options)) yield* block;
 }
 
 /**
@@ -120,6 +130,7 @@ export async function* decodeShard(
  */
 export async function* decodeShardBlocks(
   body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: DecodeOptions = {},
 ): AsyncGenerator<Iterable<SeriesPiece>> {
   const it = Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : fromSync(body[Symbol.iterator]());
   let sourceError: { error: unknown } | undefined;
@@ -141,7 +152,8 @@ export async function* decodeShardBlocks(
   try {
     const outer = new ChunkReader(tracked);
     const header = await outer.exact(HEADER_BYTES, 'the header');
-    const codec = decodeHeader(header);
+    const { codec, version } = decodeHeader(header);
+    const families = new Set<string>();
     let payload: AsyncIterable<Uint8Array>;
     if (codec === 'none') {
       payload = outer.rest();
@@ -178,6 +190,15 @@ export async function* decodeShardBlocks(
           0;
         if (crc32(bodyBytes) !== want) throw corrupt(`block ${blocks.blocks} fails its CRC-32 check`);
         yield blocks.decode(bodyBytes);
+      } else if (type === RECORD_METADATA && version >= METADATA_FORMAT_VERSION) {
+        const len = await r.uvarint('a metadata record');
+        if (len > LIMITS.maxBlockBodyBytes) throw corrupt(`metadata record of ${len} bytes exceeds the limit`);
+        const want = u32(await r.exact(4, 'a metadata record'));
+        const bodyBytes = await r.exact(len, 'a metadata record');
+        if (crc32(bodyBytes) !== want)
+          throw corrupt(`metadata record before block ${blocks.blocks} fails its CRC-32 check`);
+        const entries = decodeMetadataBody(bodyBytes, families);
+        options.onMetadata?.(entries);
       } else if (type === RECORD_END) {
         const nBlocks = await r.uvarint('the end record');
         const nSeries = await r.uvarint('the end record');
@@ -211,6 +232,10 @@ export async function* decodeShardBlocks(
     z?.destroy();
     if (closeSource && !sourceError) await it.return?.();
   }
+}
+
+function u32(b: Uint8Array): number {
+  return ((b[0] as number) | ((b[1] as number) << 8) | ((b[2] as number) << 16) | ((b[3] as number) << 24)) >>> 0;
 }
 
 function fromSync(it: Iterator<Uint8Array>): AsyncIterator<Uint8Array> {

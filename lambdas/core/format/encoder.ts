@@ -3,14 +3,16 @@
  */
 import { Readable, pipeline } from 'node:stream';
 import * as zlib from 'node:zlib';
-import type { Labels, SeriesPiece } from '../types';
+import type { Labels, MetricMetadata, SeriesPiece } from '../types';
 import { labelsEqual } from '../labels';
+import { MetadataIndex } from '../metadata';
 import { BlockBuffer, BlockWriter, DEFAULT_ENCODER_TUNING, InvalidSeriesError } from './block-encode';
 import { LIMITS, RECORD_END } from './block-format';
 import type { EncoderTuning, KindCounts } from './block-encode';
 import { ByteWriter } from './bytes';
 import { crc32 } from './crc32';
-import { HEADER_BYTES, encodeHeader, type CodecName } from './header';
+import { HEADER_BYTES, METADATA_FORMAT_VERSION, encodeHeader, type CodecName } from './header';
+import { encodeMetadataRecord } from './metadata-encode';
 
 export interface EncodeOptions {
   /** Compressor of the payload. Default 'brotli'. */
@@ -23,6 +25,11 @@ export interface EncodeOptions {
   readonly blockSamples?: number;
   /** Encoder choices (all produce valid streams); for benchmarks and tests. */
   readonly tuning?: Partial<EncoderTuning>;
+  /**
+   * The source's metric metadata: the entries of the families the shard's series belong to are
+   * stored (format version 2). Without any, the object is version 1.
+   */
+  readonly metadata?: readonly MetricMetadata[];
 }
 
 /** Chosen by bench/format-tuning.ts; see docs/FORMAT.md. */
@@ -48,6 +55,8 @@ export interface ShardStats {
   readonly kinds: KindCounts;
   /** Uncompressed bytes per block section (see SECTIONS), summed over blocks. */
   readonly sectionBytes: readonly number[];
+  /** Metric families whose metadata the object holds. */
+  readonly metadataFamilies: number;
 }
 
 /**
@@ -62,6 +71,10 @@ export class ShardEncoder {
   private curLast = -Infinity;
   private blockStringBytes = 0;
   private finished = false;
+  private readonly metadata: MetadataIndex | undefined;
+  /** Families whose metadata is stored or waits for the block being filled. */
+  private readonly metadataStored = new Set<string>();
+  private metadataPending: MetricMetadata[] = [];
   series = 0;
   samples = 0;
   blocks = 0;
@@ -77,6 +90,17 @@ export class ShardEncoder {
     this.tuning = { ...DEFAULT_ENCODER_TUNING, ...opts.tuning };
     this.buf = new BlockBuffer(cap);
     this.writer = new BlockWriter(cap, this.tuning);
+    const index = new MetadataIndex(opts.metadata ?? []);
+    this.metadata = index.size > 0 ? index : undefined;
+  }
+
+  /** The format version of the records this encoder writes. */
+  get version(): number {
+    return this.metadata ? METADATA_FORMAT_VERSION : 1;
+  }
+
+  get metadataFamilies(): number {
+    return this.metadataStored.size;
   }
 
   get kinds(): KindCounts {
@@ -105,8 +129,9 @@ export class ShardEncoder {
         buf.segments.length >= LIMITS.maxBlockSegments ||
         (buf.segments.length > 0 && this.blockStringBytes + lb > this.tuning.blockStringBytes)
       ) {
-        out.push(this.flush());
+        this.flush(out);
       }
+      if (this.metadata) this.noteFamily(piece.labels);
       this.cur = piece.labels;
       this.curLast = -Infinity;
       this.series++;
@@ -120,7 +145,7 @@ export class ShardEncoder {
     let last = this.curLast;
     while (i < n) {
       if (buf.samples === buf.capacity) {
-        out.push(this.flush());
+        this.flush(out);
         buf.segments.push({ labels: null, start: 0, count: 0 });
       }
       const m = Math.min(n - i, buf.capacity - buf.samples);
@@ -150,13 +175,29 @@ export class ShardEncoder {
     throw new InvalidSeriesError(`series {${name}}: timestamp ${t} does not follow ${last} (must ascend strictly)`);
   }
 
-  private flush(): Uint8Array {
+  /** Queues the metadata of a series' family for the block being filled, once per object. */
+  private noteFamily(labels: Labels): void {
+    const name = labels.find((l) => l.name === '__name__')?.value;
+    const family = name === undefined ? undefined : this.metadata?.familyOf(name);
+    if (family === undefined || this.metadataStored.has(family.metricFamilyName)) return;
+    this.metadataStored.add(family.metricFamilyName);
+    this.metadataPending.push(family);
+  }
+
+  /** Appends the block's metadata record, if any, and the block record to `out`. */
+  private flush(out: Uint8Array[]): void {
+    if (this.metadataPending.length > 0) {
+      const meta = encodeMetadataRecord(this.metadataPending);
+      this.metadataPending = [];
+      this.payloadBytes += meta.length;
+      out.push(meta);
+    }
     const rec = this.writer.encode(this.buf);
     this.buf.clear();
     this.blocks++;
     this.payloadBytes += rec.length;
     this.blockStringBytes = 0;
-    return rec;
+    out.push(rec);
   }
 
   /** Flushes the last block and writes the end record. */
@@ -164,7 +205,7 @@ export class ShardEncoder {
     if (this.finished) throw new Error('ShardEncoder.finish called twice');
     this.finished = true;
     const out: Uint8Array[] = [];
-    if (this.buf.segments.length > 0) out.push(this.flush());
+    if (this.buf.segments.length > 0) this.flush(out);
     const w = new ByteWriter(32);
     w.u8(RECORD_END);
     w.uvarint(this.blocks);
@@ -231,7 +272,7 @@ export function encodeShard(
   }
 
   async function* body(): AsyncGenerator<Uint8Array> {
-    const header = encodeHeader(codec);
+    const header = encodeHeader(codec, enc.version);
     stored += header.length;
     yield header;
     if (codec === 'none') {
@@ -266,6 +307,7 @@ export function encodeShard(
       maxTs: enc.samples > 0 ? enc.maxTs : null,
       kinds: structuredClone(enc.kinds),
       sectionBytes: enc.sectionBytes,
+      metadataFamilies: enc.metadataFamilies,
     }),
   };
 }

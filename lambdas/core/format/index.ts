@@ -1,5 +1,5 @@
 /**
- * The shard object format (version 1): a streaming, lossless, columnar encoding of Prometheus
+ * The shard object format (versions 1 and 2): a streaming, lossless, columnar encoding of Prometheus
  * series, compressed with brotli. docs/FORMAT.md specifies the bytes.
  */
 export {
@@ -11,10 +11,11 @@ export {
 } from './encoder';
 export type { EncodeOptions, EncodedShard, ShardStats } from './encoder';
 export { decodeShard, decodeShardBlocks } from './decoder';
+export type { DecodeOptions } from './decoder';
 export { InvalidSeriesError, DEFAULT_ENCODER_TUNING } from './block-encode';
 export { LIMITS } from './block-format';
 export type { EncoderTuning, KindCounts } from './block-encode';
-export { SHARD_FORMAT_VERSION, CODEC_IDS, MAGIC, HEADER_BYTES } from './header';
+export { SHARD_FORMAT_VERSION, METADATA_FORMAT_VERSION, CODEC_IDS, MAGIC, HEADER_BYTES } from './header';
 export type { CodecName } from './header';
 
 /** The manifest's `codec` for shards written with the default options. */

@@ -105,7 +105,7 @@ describe('shard integrity', () => {
     await expect(decodeBytes(new Uint8Array(0))).rejects.toThrow(/truncated/);
     await expect(decodeBytes(bytes.subarray(0, 5))).rejects.toThrow(CorruptShardError);
     await expect(decodeBytes(with_(0, 0x50))).rejects.toThrow(/bad magic/);
-    await expect(decodeBytes(with_(4, 2))).rejects.toThrow(/format version 2 is not supported/);
+    await expect(decodeBytes(with_(4, 3))).rejects.toThrow(/format version 3 is not supported/);
     await expect(decodeBytes(with_(5, 9))).rejects.toThrow(/unknown codec id 9/);
     await expect(decodeBytes(with_(7, 1))).rejects.toThrow(/reserved/);
     await expect(
