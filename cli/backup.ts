@@ -124,6 +124,11 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
   for (const m of report.missing_replicas) {
     process.stderr.write(`shard ${m.key} is incomplete, the next run pulls it again: ${m.replicas.join('; ')}\n`);
   }
+  for (const m of report.metadata_missing) {
+    process.stderr.write(
+      `shard ${m.key} is incomplete, its samples are stored but not its metric metadata; the next run pulls it again: ${m.error}\n`,
+    );
+  }
   if (flags.json) {
     printJson({
       source: input.source,
@@ -152,8 +157,8 @@ export async function backupCommand(flags: BackupFlags): Promise<void> {
     );
   }
   if (report.failed.length > 0) process.exitCode = 1;
-  // Finished, but a replica's samples may be missing from some shards.
-  else if (report.missing_replicas.length > 0) process.exitCode = EXIT.incomplete;
+  // Finished, but a replica's samples or the metadata may be missing from some shards.
+  else if (report.missing_replicas.length > 0 || report.metadata_missing.length > 0) process.exitCode = EXIT.incomplete;
 }
 
 /** --dry-run: the shards and what would happen to each, from the store's manifests alone. */

@@ -16,7 +16,7 @@ import {
 } from '../core/errors';
 import { describeBytes, readCapped, RESPONSE_CAPS } from './read-capped';
 import type { PrometheusReader, ReadOptions } from '../core/ports';
-import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../core/types';
+import type { LabelMatcher, Labels, MetricMetadata, SeriesPiece, TimeWindow } from '../core/types';
 import { formatIso } from '../core/time';
 import { compareLabels } from '../core/labels';
 import { PRODUCT_USER_AGENT } from '../core/version';
@@ -32,6 +32,7 @@ import {
   RESPONSE_STREAMED_XOR_CHUNKS,
 } from '../core/prom/prompb';
 import { snappyCompress, snappyUncompress, snappyUncompressedLength } from '../core/prom/snappy';
+import { fetchPrometheusMetadata, metadataUrlBesideRead } from './prometheus-metadata';
 
 export type RemoteReadMode = 'auto' | 'samples';
 
@@ -264,6 +265,25 @@ export class HttpRemoteReader implements PrometheusReader {
     const seconds = /^prometheus_tsdb_lowest_timestamp_seconds(?:\{\})? (\S+)$/m.exec(text);
     const oldestMs = ms ? Number(ms[1]) : seconds ? Number(seconds[1]) * 1000 : NaN;
     return Number.isFinite(oldestMs) ? oldestMs : undefined;
+  }
+
+  /**
+   * The metric metadata of /api/v1/metadata beside /api/v1/read; undefined when the URL is not a
+   * Prometheus remote-read path or the server has no metadata API.
+   */
+  async metadata(signal?: AbortSignal): Promise<readonly MetricMetadata[] | undefined> {
+    const url = metadataUrlBesideRead(this.url);
+    if (!url) return undefined;
+    const headers: Record<string, string> = { ...this.options.headers };
+    if (this.headers['Authorization']) headers['Authorization'] = this.headers['Authorization'];
+    return fetchPrometheusMetadata({
+      url,
+      endpoint: describeUrl(url),
+      headers,
+      timeoutMs: this.timeoutMs,
+      fetchImpl: this.fetchImpl,
+      signal,
+    });
   }
 
   private async *readWith(

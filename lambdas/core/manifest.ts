@@ -36,6 +36,8 @@ const FIELD_ORDER: readonly (keyof ShardManifest)[] = [
   'pulled_from',
   'conflicting_samples',
   'missing_replicas',
+  'metadata_families',
+  'metadata_missing',
 ];
 
 /** Stable bytes for a manifest: fixed key order, two-space indent, trailing newline. */
@@ -131,6 +133,8 @@ export function parseManifest(bytes: Uint8Array, key: string): ShardManifest {
   if (missing !== undefined && !(Array.isArray(missing) && missing.every((m) => typeof m === 'string'))) {
     throw fail(`field missing_replicas is ${describe(missing)}, expected a list of strings`);
   }
+  const metadata_families = o['metadata_families'] === undefined ? undefined : int('metadata_families', 0);
+  const metadata_missing = o['metadata_missing'] === undefined ? undefined : str('metadata_missing', true);
 
   return {
     format_version,
@@ -152,6 +156,8 @@ export function parseManifest(bytes: Uint8Array, key: string): ShardManifest {
     pulled_from,
     ...(conflicting_samples !== undefined ? { conflicting_samples } : {}),
     ...(missing !== undefined ? { missing_replicas: missing as string[] } : {}),
+    ...(metadata_families !== undefined ? { metadata_families } : {}),
+    ...(metadata_missing !== undefined ? { metadata_missing } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The only ways the core touches the world. Adapters in lambdas/adapters implement them.
  */
-import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from './types';
+import type { LabelMatcher, Labels, MetricMetadata, SeriesPiece, TimeWindow } from './types';
 
 export interface ObjectInfo {
   readonly key: string;
@@ -104,6 +104,13 @@ export interface PrometheusReader {
    * tell; a replica that starts after a window cannot serve all of it.
    */
   oldestTimestamp?(signal?: AbortSignal): Promise<number | undefined>;
+  /**
+   * Optional: the metric metadata of every family the source knows (several entries for one
+   * family when its targets disagree); the shard encoder keeps those of the series it stores.
+   * Undefined when the source offers none; rejects (SourceUnavailableError, SourceRejectedError)
+   * when it offers metadata but cannot answer.
+   */
+  metadata?(signal?: AbortSignal): Promise<readonly MetricMetadata[] | undefined>;
 }
 
 /** Fetches the newest sample of every matching series, as Prometheus' /federate answers. */

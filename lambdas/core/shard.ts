@@ -55,6 +55,10 @@ export interface ShardManifest {
   readonly conflicting_samples?: number;
   /** HA replicas that did not answer, with the reason: the shard is incomplete and pulled again. */
   readonly missing_replicas?: readonly string[];
+  /** Metric families whose metadata (# TYPE, # HELP, # UNIT) the object holds; absent when none. */
+  readonly metadata_families?: number;
+  /** Why the source's metric metadata could not be read: the shard is incomplete and pulled again. */
+  readonly metadata_missing?: string;
 }
 
 const SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;

@@ -54,6 +54,12 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       signal,
     });
     const m = result.manifest;
+    if (m.metadata_missing) {
+      context.log.warn('metric metadata not read: shard committed as incomplete, pulled again next run', {
+        key: m.object_key,
+        reason: m.metadata_missing,
+      });
+    }
     return {
       startMs: task.startMs,
       endMs: task.endMs,

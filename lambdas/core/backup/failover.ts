@@ -17,7 +17,8 @@
  */
 import { SourceUnavailableError } from '../errors';
 import type { PrometheusReader, ReadOptions } from '../ports';
-import type { LabelMatcher, SeriesPiece, TimeWindow } from '../types';
+import type { LabelMatcher, MetricMetadata, SeriesPiece, TimeWindow } from '../types';
+import { replicaMetadata } from './replica-metadata';
 import { formatIso } from '../time';
 import { dropLabels } from './replica-labels';
 
@@ -50,6 +51,10 @@ export class FailoverReader implements PrometheusReader {
 
   get endpoint(): string {
     return this.replicas[this.active]!.endpoint;
+  }
+
+  metadata(signal?: AbortSignal): Promise<readonly MetricMetadata[] | undefined> {
+    return replicaMetadata(this.replicas, signal);
   }
 
   async *read(

@@ -19,7 +19,8 @@
 import { SourceRejectedError, SourceUnavailableError } from '../errors';
 import { compareLabels, describeLabels, labelsEqual } from '../labels';
 import type { PrometheusReader, ReadOptions } from '../ports';
-import type { LabelMatcher, Labels, SeriesPiece, TimeWindow } from '../types';
+import type { LabelMatcher, Labels, MetricMetadata, SeriesPiece, TimeWindow } from '../types';
+import { replicaMetadata } from './replica-metadata';
 import { sleep } from '../time';
 import { pullWindow, SourceProtocolError } from './pull';
 import { dropLabels, mergeKey } from './replica-labels';
@@ -64,6 +65,10 @@ export class MergeReader implements PrometheusReader {
   ) {
     if (replicas.length === 0) throw new Error('MergeReader needs at least one replica');
     this.endpoint = replicas.map((r) => r.endpoint).join(' + ');
+  }
+
+  metadata(signal?: AbortSignal): Promise<readonly MetricMetadata[] | undefined> {
+    return replicaMetadata(this.replicas, signal);
   }
 
   async *read(

@@ -44,6 +44,8 @@ export interface BackupRunReport {
   readonly conflicting_samples: number;
   /** Shards committed as incomplete because a replica did not answer; the next run pulls them again. */
   readonly missing_replicas: readonly { readonly key: string; readonly replicas: readonly string[] }[];
+  /** Shards committed as incomplete because the source's metric metadata could not be read; pulled again next run. */
+  readonly metadata_missing: readonly { readonly key: string; readonly error: string }[];
 }
 
 export interface BackupRunDeps {
@@ -144,5 +146,8 @@ export async function runBackup(deps: BackupRunDeps, input: BackupRunInput): Pro
     missing_replicas: results
       .filter((r) => r.status === 'committed' && r.manifest.missing_replicas)
       .map((r) => ({ key: r.manifest.object_key, replicas: r.manifest.missing_replicas! })),
+    metadata_missing: results
+      .filter((r) => r.status === 'committed' && r.manifest.metadata_missing)
+      .map((r) => ({ key: r.manifest.object_key, error: r.manifest.metadata_missing! })),
   };
 }

@@ -5,7 +5,7 @@
 import { encodeShard, SHARD_CODEC } from '../format';
 import type { ObjectStore } from '../ports';
 import { FORMAT_VERSION, type ShardManifest, type ShardRef } from '../shard';
-import type { SeriesPiece } from '../types';
+import type { MetricMetadata, SeriesPiece } from '../types';
 
 export interface ShardWrite {
   readonly ref: ShardRef;
@@ -15,11 +15,16 @@ export interface ShardWrite {
   /** Asked once every piece is stored: a read's outcome (missing replicas) is known only then. */
   readonly complete: () => boolean;
   readonly createdAtMs: number;
+  /**
+   * The source's metric metadata (every family it knows, e.g. /api/v1/metadata or a federate
+   * capture's # TYPE/# HELP): the object keeps that of the families its series belong to.
+   */
+  readonly metadata?: readonly MetricMetadata[];
 }
 
 /** Encodes and stores a shard object and returns its manifest; writes no manifest. */
 export async function storeShardObject(store: ObjectStore, w: ShardWrite): Promise<ShardManifest> {
-  const encoded = encodeShard(w.pieces);
+  const encoded = encodeShard(w.pieces, { metadata: w.metadata });
   const put = await store.put(w.objectKey, encoded.body);
   const stats = encoded.stats();
   return {
@@ -40,6 +45,7 @@ export async function storeShardObject(store: ObjectStore, w: ShardWrite): Promi
     complete: w.complete(),
     created_at: new Date(w.createdAtMs).toISOString(),
     pulled_from: w.pulledFrom,
+    ...(stats.metadataFamilies > 0 ? { metadata_families: stats.metadataFamilies } : {}),
   };
 }
 

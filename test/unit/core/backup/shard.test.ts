@@ -4,9 +4,27 @@ import path from 'node:path';
 import { DirectoryStore } from '../../../../lambdas/adapters/dir-store';
 import { backupShard } from '../../../../lambdas/core/backup/shard';
 import { readManifest, serializeManifest } from '../../../../lambdas/core/manifest';
-import type { ObjectStore } from '../../../../lambdas/core/ports';
-import { isObjectKeyOf, manifestKey, objectKey, rerunObjectKey, type ShardRef } from '../../../../lambdas/core/shard';
-import { CRASH_SHARD, generatedReader, readShard, type DataVariant } from '../../../harness/crash-backup';
+import type { ObjectStore, PrometheusReader } from '../../../../lambdas/core/ports';
+import { SourceUnavailableError } from '../../../../lambdas/core/errors';
+import { decodeShard } from '../../../../lambdas/core/format';
+import { fetchVerified } from '../../../../lambdas/core/restore/fetch';
+import type { MetricMetadata } from '../../../../lambdas/core/types';
+import {
+  isObjectKeyOf,
+  manifestKey,
+  objectKey,
+  rerunObjectKey,
+  type ShardManifest,
+  type ShardRef,
+} from '../../../../lambdas/core/shard';
+import {
+  CRASH_SHARD,
+  generatedReader,
+  generatedSeries,
+  readShard,
+  sampleLines,
+  type DataVariant,
+} from '../../../harness/crash-backup';
 import { RecordingStore } from '../../../harness/recording-store';
 
 const REF = CRASH_SHARD;
@@ -136,5 +154,79 @@ describe('object keys', () => {
   test('a re-run key keeps the version suffix, and its generation must be key-safe', () => {
     expect(rerunObjectKey(REF, 'abc')).toBe('shards/crash/2026/01/01/2026-01-01T120000000Z_60000_all.abc.v1.pvs');
     expect(() => rerunObjectKey(REF, '../x')).toThrow(/generation/);
+  });
+});
+
+describe('backupShard: metric metadata', () => {
+  const crashOld = { metricFamilyName: 'crash_old', type: 'gauge', help: 'Old data.', unit: '' } as const;
+  const elsewhere = { metricFamilyName: 'not_in_shard', type: 'counter', help: 'Other.', unit: '' } as const;
+  const withMetadata = (metadata: PrometheusReader['metadata']): PrometheusReader => ({
+    ...generatedReader('old'),
+    metadata,
+  });
+  const metadataOf = async (manifest: ShardManifest) => {
+    const out: MetricMetadata[] = [];
+    for await (const _ of decodeShard(await fetchVerified(store, manifest), { onMetadata: (m) => out.push(...m) })) {
+      // samples: only the metadata matters here
+    }
+    return out;
+  };
+
+  test('the source’s metadata of the families in the shard is stored and counted in the manifest', async () => {
+    const reader = withMetadata(async () => [crashOld, elsewhere]);
+    const result = await backupShard({ reader, store, nowMs: () => NOW }, REF);
+    expect(result.manifest.complete).toBe(true);
+    expect(result.manifest.metadata_families).toBe(1);
+    expect(result.manifest.metadata_missing).toBeUndefined();
+    expect(await metadataOf(result.manifest)).toEqual([crashOld]);
+    expect(await readManifest(store, manifestKey(REF))).toEqual(result.manifest);
+  });
+
+  test('metadata given by the caller is stored without asking the reader', async () => {
+    const reader = withMetadata(async () => {
+      throw new Error('must not be asked');
+    });
+    const result = await backupShard({ reader, store, nowMs: () => NOW }, REF, { metadata: [crashOld] });
+    expect(result.manifest.complete).toBe(true);
+    expect(await metadataOf(result.manifest)).toEqual([crashOld]);
+  });
+
+  test('a source without metadata: samples stored, shard complete, no metadata fields', async () => {
+    const result = await backupShard({ reader: withMetadata(async () => undefined), store, nowMs: () => NOW }, REF);
+    expect(result.manifest.complete).toBe(true);
+    expect(result.manifest).not.toHaveProperty('metadata_families');
+    expect(result.manifest).not.toHaveProperty('metadata_missing');
+  });
+
+  test('metadata that cannot be read: samples committed, shard incomplete naming why, stored again next run', async () => {
+    const failing = withMetadata(async () => {
+      throw new SourceUnavailableError('reading metric metadata from http://p/api/v1/metadata failed: HTTP 503');
+    });
+    const first = await backupShard({ reader: failing, store, nowMs: () => NOW }, REF);
+    expect(first.status).toBe('committed');
+    expect(first.manifest.complete).toBe(false);
+    expect(first.manifest.metadata_missing).toBe(
+      'SourceUnavailableError: reading metric metadata from http://p/api/v1/metadata failed: HTTP 503',
+    );
+    expect(first.manifest.samples).toBeGreaterThan(0);
+    expect(await readShard(store, first.manifest)).toEqual(sampleLines(generatedSeries('old', REF.window)));
+
+    const second = await backupShard({ reader: withMetadata(async () => [crashOld]), store, nowMs: () => NOW }, REF);
+    expect(second.status).toBe('committed');
+    expect(second.manifest.complete).toBe(true);
+    expect(second.manifest).not.toHaveProperty('metadata_missing');
+    expect(await metadataOf(second.manifest)).toEqual([crashOld]);
+  });
+
+  test('an abort while reading metadata fails the shard and writes nothing', async () => {
+    const controller = new AbortController();
+    const reader = withMetadata(async () => {
+      controller.abort(new Error('stopped'));
+      throw new Error('aborted');
+    });
+    await expect(backupShard({ reader, store, nowMs: () => NOW }, REF, { signal: controller.signal })).rejects.toThrow(
+      'aborted',
+    );
+    expect(await keys()).toEqual([]);
   });
 });
