@@ -12,6 +12,7 @@ import { fetchVerified } from '../lambdas/core/restore/fetch';
 import { SliceFilter } from '../lambdas/core/restore/filter';
 import { toOpenMetrics, type ExportCounts } from '../lambdas/core/restore/export-openmetrics';
 import { decodeShard } from '../lambdas/core/format';
+import { MetadataIndex } from '../lambdas/core/metadata';
 import { CorruptShardError, ObjectNotFoundError } from '../lambdas/core/errors';
 import { validateSourceName } from '../lambdas/core/shard';
 import { elideQuotedValues } from '../lambdas/core/labels';
@@ -310,7 +311,8 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
   const { plan } = sel;
   const coverage = coverageOf(plan);
   warnIncomplete(plan.gaps, plan.unreadable);
-  const counts: ExportCounts = { samples: 0, series: 0, stale_markers_dropped: 0 };
+  const counts: ExportCounts = { samples: 0, series: 0, stale_markers_dropped: 0, metadata_families: 0 };
+  const metadata = new MetadataIndex();
   // The file appears under its name only once complete: a killed or failed export leaves no partial file there.
   const partial = toStdout ? undefined : partialPathOf(flags.out);
   const out = partial ? createWriteStream(partial, { flags: 'wx' }) : process.stdout;
@@ -331,7 +333,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
         continue;
       }
       const filter = new SliceFilter(window, sel.selectorGroups, read.slice!);
-      for await (const piece of decodeShard(body)) {
+      for await (const piece of decodeShard(body, { onMetadata: (m) => metadata.add(m) })) {
         const kept = filter.keep(piece);
         if (kept) yield kept;
       }
@@ -340,7 +342,7 @@ export async function exportCommand(flags: ExportFlags): Promise<void> {
   }
   try {
     await duringRun(async () => {
-      for await (const text of toOpenMetrics(pieces(), counts)) {
+      for await (const text of toOpenMetrics(pieces(), counts, { metadata })) {
         if (!writeData(out, text)) await once(out, 'drain');
       }
       if (partial) {

@@ -43,7 +43,12 @@ function preferred(a: MetricMetadata, b: MetricMetadata): number {
 export class MetadataIndex {
   private readonly byName = new Map<string, MetricMetadata>();
 
-  constructor(entries: readonly MetricMetadata[]) {
+  constructor(entries: readonly MetricMetadata[] = []) {
+    this.add(entries);
+  }
+
+  /** More entries, e.g. of the next shard read. */
+  add(entries: readonly MetricMetadata[]): void {
     for (const e of entries) {
       const seen = this.byName.get(e.metricFamilyName);
       if (seen === undefined || preferred(e, seen) < 0) this.byName.set(e.metricFamilyName, e);
