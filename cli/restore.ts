@@ -227,6 +227,10 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
     process.stderr.write(
       `rejected by the target: ${elideQuotedValues(r.labels)} (${formatCount(r.samples)} samples): ${elideQuotedValues(r.reason)}\n`,
     );
+  for (const m of report.metadata_rejected)
+    process.stderr.write(
+      `the target refused the metric metadata of shard ${m.key} (its samples are written): ${m.error}\n`,
+    );
   if (flags.json) printJson(report);
   else {
     process.stdout.write(
@@ -236,7 +240,10 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
         '\n',
     );
   }
-  process.exitCode = exitCodeOf(failures, coverage.gaps.length + report.rejected_samples + mismatches);
+  process.exitCode = exitCodeOf(
+    failures,
+    coverage.gaps.length + report.rejected_samples + mismatches + report.metadata_rejected.length,
+  );
 }
 
 /** The coverage fields of a restore or export report: gaps, and unreadable manifests as failed shards. */

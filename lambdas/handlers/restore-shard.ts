@@ -73,6 +73,8 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
         rejected_samples,
         rejected_series,
         duplicate_samples_skipped,
+        metadata_families: r.metadata_families,
+        ...(r.metadata_rejected !== undefined ? { metadata_rejected: r.metadata_rejected } : {}),
         ...readBack,
       });
       return { key: r.key, samples: r.samples, series: r.series, seconds: r.seconds };

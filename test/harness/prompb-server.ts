@@ -26,6 +26,11 @@ import {
   HINTS_STEP_MS,
   LABEL_NAME,
   LABEL_VALUE,
+  METADATA_FAMILY_NAME,
+  METADATA_HELP,
+  METADATA_TYPE,
+  METADATA_UNIT,
+  WRITE_REQUEST_METADATA,
   MATCHER_NAME,
   MATCHER_TYPE,
   MATCHER_VALUE,
@@ -47,7 +52,13 @@ import {
   type ReadQuery,
 } from '../../lambdas/core/prom/prompb';
 import { readInt64 } from '../../lambdas/core/prom/varint';
-import type { LabelMatcher, MatcherType, SeriesPiece } from '../../lambdas/core/types';
+import {
+  METRIC_TYPES,
+  type LabelMatcher,
+  type MatcherType,
+  type MetricMetadata,
+  type SeriesPiece,
+} from '../../lambdas/core/types';
 
 const MATCHER_TYPES: readonly MatcherType[] = ['=', '!=', '=~', '!~'];
 
@@ -180,6 +191,38 @@ export function encodeChunkedReadResponse(resp: ChunkedReadResponse): Uint8Array
   }
   if (resp.queryIndex !== 0) w.uint32(CHUNKED_RESPONSE_QUERY_INDEX).int64(resp.queryIndex);
   return w.finish();
+}
+
+/** The metadata of a remote-write 1.0 WriteRequest (uncompressed), in order; its timeseries are skipped. */
+export function decodeWriteRequestMetadata(bytes: Uint8Array): MetricMetadata[] {
+  return wrapDecode('WriteRequest', bytes, (r) => {
+    const out: MetricMetadata[] = [];
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag !== WRITE_REQUEST_METADATA) {
+        r.skipType(tag & WIRE_TYPE_MASK);
+        continue;
+      }
+      const end = subEnd(r, r.len);
+      let type = 0;
+      let metricFamilyName = '';
+      let help = '';
+      let unit = '';
+      while (r.pos < end) {
+        const t = r.uint32();
+        if (t === METADATA_TYPE) type = r.int32();
+        else if (t === METADATA_FAMILY_NAME) metricFamilyName = readString(r);
+        else if (t === METADATA_HELP) help = readString(r);
+        else if (t === METADATA_UNIT) unit = readString(r);
+        else r.skipType(t & WIRE_TYPE_MASK);
+      }
+      checkEnd(r, end);
+      const name = METRIC_TYPES[type];
+      if (name === undefined) throw new DecodeError(`unknown metric type ${type}`);
+      out.push({ metricFamilyName, type: name, help, unit });
+    }
+    return out;
+  });
 }
 
 /** Decodes a remote-write 1.0 WriteRequest (uncompressed), e.g. in a test receiver. */

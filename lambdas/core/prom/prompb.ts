@@ -6,7 +6,15 @@
  * Everything here is synchronous and pure. Decoders throw DecodeError on malformed input.
  */
 import { Reader, Writer } from 'protobufjs/minimal';
-import type { Label, LabelMatcher, Labels, MatcherType, SeriesPiece } from '../types';
+import {
+  METRIC_TYPES,
+  type Label,
+  type LabelMatcher,
+  type Labels,
+  type MatcherType,
+  type MetricMetadata,
+  type SeriesPiece,
+} from '../types';
 import { DecodeError } from './decode-error';
 import { SampleBuffer } from './sample-buffer';
 import { int64Size, readInt64, TWO_32, writeInt64 } from './varint';
@@ -58,6 +66,12 @@ export const CHUNK_MAX_TIME_MS = 0x10; // field 2, varint (int64)
 export const CHUNK_TYPE = 0x18; // field 3, varint (enum)
 export const CHUNK_DATA = 0x22; // field 4, bytes
 /** The low 3 bits of a tag: its wire type. */
+export const WRITE_REQUEST_METADATA = 0x1a; // field 3, message (MetricMetadata)
+export const METADATA_TYPE = 0x08; // field 1, varint (enum MetricType: the index in METRIC_TYPES)
+export const METADATA_FAMILY_NAME = 0x12; // field 2, string
+export const METADATA_HELP = 0x22; // field 4, string
+export const METADATA_UNIT = 0x2a; // field 5, string
+
 export const WIRE_TYPE_MASK = 7;
 /** A Sample on the 6-byte-timestamp path: tag and length (16 bytes) as one little-endian uint16. */
 const SAMPLE_OF_16_BYTES = TIMESERIES_SAMPLES | (16 << 8);
@@ -504,6 +518,24 @@ export class Scratch {
  */
 export function encodeWriteRequest(series: readonly SeriesPiece[], scratch?: Scratch): Uint8Array {
   return encodeTimeSeriesList(series, scratch);
+}
+
+/**
+ * A remote-write 1.0 WriteRequest (uncompressed) carrying metric metadata only, as Prometheus'
+ * own metadata sends are. Empty strings are left out, as proto3 does.
+ */
+export function encodeMetadataWriteRequest(metadata: readonly MetricMetadata[]): Uint8Array {
+  const w = Writer.create();
+  for (const m of metadata) {
+    w.uint32(WRITE_REQUEST_METADATA).fork();
+    const type = METRIC_TYPES.indexOf(m.type);
+    if (type > 0) w.uint32(METADATA_TYPE).int32(type);
+    if (m.metricFamilyName !== '') w.uint32(METADATA_FAMILY_NAME).string(m.metricFamilyName);
+    if (m.help !== '') w.uint32(METADATA_HELP).string(m.help);
+    if (m.unit !== '') w.uint32(METADATA_UNIT).string(m.unit);
+    w.ldelim();
+  }
+  return w.finish();
 }
 
 /** Labels sorted by name (Prometheus order); returns the input when already sorted. */

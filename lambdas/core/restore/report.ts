@@ -53,6 +53,10 @@ export type RestoreShardRecord =
       readonly verified_samples?: number;
       readonly mismatches?: number;
       readonly mismatch_examples?: readonly string[];
+      /** Metric families whose metadata the target acknowledged. */
+      readonly metadata_families?: number;
+      /** Why the target refused the shard's metric metadata (its samples were written). */
+      readonly metadata_rejected?: string;
     }
   | {
       readonly status: 'failed';
@@ -78,6 +82,9 @@ export interface RestoreRunReport {
   readonly verified_samples: number;
   readonly mismatches: number;
   readonly mismatch_examples: readonly string[];
+  readonly metadata_families: number;
+  /** Shards whose metric metadata the target refused (their samples were written). */
+  readonly metadata_rejected: readonly { readonly manifest_key: string; readonly error: string }[];
   readonly failures: readonly { readonly manifest_key: string; readonly error_name: string; readonly error: string }[];
   /** Parts of the range without a committed shard, `[start_ms, end_ms]`; details in gap_details. */
   readonly gaps: readonly GapPair[];
@@ -112,6 +119,8 @@ export function aggregateRestore(
   let mismatches = 0;
   const rejected = new Map<string, RejectedSeries>();
   const examples: string[] = [];
+  let metadataFamilies = 0;
+  const metadataRejected: { manifest_key: string; error: string }[] = [];
   const failures: { manifest_key: string; error_name: string; error: string }[] = [];
   for (const key of new Set(planned)) {
     const r = byKey.get(key);
@@ -134,6 +143,9 @@ export function aggregateRestore(
       verified += r.verified_samples ?? 0;
       mismatches += r.mismatches ?? 0;
       examples.push(...(r.mismatch_examples ?? []));
+      metadataFamilies += r.metadata_families ?? 0;
+      if (r.metadata_rejected !== undefined)
+        metadataRejected.push({ manifest_key: r.manifest_key, error: r.metadata_rejected });
     }
   }
   for (const u of coverage.unreadable)
@@ -153,6 +165,8 @@ export function aggregateRestore(
     verified_samples: verified,
     mismatches,
     mismatch_examples: examples.slice(0, MAX_MISMATCH_EXAMPLES),
+    metadata_families: metadataFamilies,
+    metadata_rejected: metadataRejected,
     failures,
     gaps: coverage.gaps.map((g) => [g.start_ms, g.end_ms]),
     gap_details: coverage.gaps,

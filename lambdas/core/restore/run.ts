@@ -5,7 +5,8 @@
  */
 import type { ObjectStore, RemoteWriter } from '../ports';
 import type { ShardManifest } from '../shard';
-import type { LabelMatcher, TimeWindow } from '../types';
+import type { LabelMatcher, MetricMetadata, TimeWindow } from '../types';
+import { MetadataIndex } from '../metadata';
 import {
   CorruptShardError,
   ObjectNotFoundError,
@@ -54,6 +55,10 @@ export interface RestoreReport {
   readonly rejected_series: readonly RejectedSeries[];
   /** The shards written in full (rejected series aside), for `restore --resume`. */
   readonly completed_shards: readonly CompletedShard[];
+  /** Metric families whose metadata the target acknowledged, summed over shards. */
+  readonly metadata_families: number;
+  /** Shards whose metadata the target refused (their samples were written). */
+  readonly metadata_rejected: readonly { readonly key: string; readonly error: string }[];
 }
 
 /** Rejected series listed in a report; `rejected_samples` counts them all. */
@@ -74,7 +79,14 @@ export interface ShardCounts {
   readonly duplicate_samples_skipped: number;
   readonly rejected_samples: number;
   readonly rejected_series: readonly RejectedSeries[];
+  /** Metric families whose metadata the target acknowledged. */
+  readonly metadata_families: number;
+  /** Why the target refused the shard's metadata (its samples were written). */
+  readonly metadata_rejected?: string;
 }
+
+/** Families per metadata request, as Prometheus' own remote write sends them (max_samples_per_send). */
+export const METADATA_PER_REQUEST = 500;
 
 /** A shard's failure, with what the target had acknowledged of it by then. */
 class PartialShardError extends Error {
@@ -102,6 +114,11 @@ export async function replayInto(
   const rejectedSamplesBefore = pipeline.rejectedSampleCount;
   let series = 0;
   let lastLabels: Parameters<typeof labelsEqual>[0] | undefined;
+  // The shard's metadata, and that of the families whose series are restored, sent once at the end.
+  const metadata = new MetadataIndex();
+  const restoredFamilies = new Map<string, MetricMetadata>();
+  let metadataFamilies = 0;
+  let metadataRejected: string | undefined;
   try {
     await replayPieces();
   } catch (err) {
@@ -121,14 +138,19 @@ export async function replayInto(
     duplicate_samples_skipped: sliced?.duplicates ?? 0,
     rejected_samples: pipeline.rejectedSampleCount - rejectedSamplesBefore,
     rejected_series: pipeline.rejected,
+    metadata_families: metadataFamilies,
+    ...(metadataRejected !== undefined ? { metadata_rejected: metadataRejected } : {}),
   };
 
   async function replayPieces(): Promise<void> {
-    for await (const block of decodeShardBlocks(body)) {
+    for await (const block of decodeShardBlocks(body, { onMetadata: (m) => metadata.add(m) })) {
       for (const piece of block) {
         const kept = filter.keep(piece);
         if (!kept) continue;
-        if (!lastLabels || !labelsEqual(lastLabels, kept.labels)) series++;
+        if (!lastLabels || !labelsEqual(lastLabels, kept.labels)) {
+          series++;
+          if (metadata.size > 0) noteFamily(kept.labels);
+        }
         lastLabels = kept.labels;
         // Waits when the piece's lane is full. When the piece completed a request, it yields to
         // the event loop instead: responses waiting there free lanes for their next requests, so
@@ -139,7 +161,29 @@ export async function replayInto(
         else if (pipeline.counts.requests !== cut) await new Promise((resolve) => setImmediate(resolve));
       }
     }
+    await sendMetadata();
     await pipeline.flush();
+  }
+
+  function noteFamily(labels: Parameters<typeof labelsEqual>[0]): void {
+    const name = labels.find((l) => l.name === '__name__')?.value;
+    const family = name === undefined ? undefined : metadata.familyOf(name);
+    if (family) restoredFamilies.set(family.metricFamilyName, family);
+  }
+
+  /** The metadata of the restored families; a target that refuses it is reported, the samples stand. */
+  async function sendMetadata(): Promise<void> {
+    const entries = [...restoredFamilies.values()];
+    for (let i = 0; i < entries.length && metadataRejected === undefined; i += METADATA_PER_REQUEST) {
+      const part = entries.slice(i, i + METADATA_PER_REQUEST);
+      try {
+        await pipeline.writeMetadata(part);
+        metadataFamilies += part.length;
+      } catch (err) {
+        if (!(err instanceof TargetRejectedError)) throw err;
+        metadataRejected = err.message;
+      }
+    }
   }
 }
 
@@ -252,6 +296,10 @@ export async function runRestore(
     rejected_samples: results.reduce((a, r) => a + r.rejected_samples, 0),
     rejected_series: [...rejected.values()].slice(0, MAX_REJECTED_SERIES_LISTED),
     completed_shards: results.map((r) => ({ key: r.key, samples: r.samples })),
+    metadata_families: results.reduce((a, r) => a + r.metadata_families, 0),
+    metadata_rejected: results.flatMap((r) =>
+      r.metadata_rejected !== undefined ? [{ key: r.key, error: r.metadata_rejected }] : [],
+    ),
   };
 }
 

@@ -9,8 +9,8 @@
  * batches per lane.
  */
 import type { RemoteWriter, WriteBatch } from '../ports';
-import type { SeriesPiece } from '../types';
-import { encodeWriteRequest, type Scratch } from '../prom/prompb';
+import type { MetricMetadata, SeriesPiece } from '../types';
+import { encodeMetadataWriteRequest, encodeWriteRequest, type Scratch } from '../prom/prompb';
 import { snappyCompress, SNAPPY_IMPLEMENTATION } from '../prom/snappy';
 import { encodeWriteRequestSnappy } from '../prom/write-request-snappy';
 import { emptyObjectArray } from '../arrays';
@@ -163,6 +163,16 @@ export class WritePipeline {
         values: piece.values.subarray(offset),
       });
     }
+  }
+
+  /**
+   * Sends metric metadata in a request of its own (no samples), beside the lanes: a target keeps
+   * metadata per family, apart from any series, so its order against the samples does not matter.
+   */
+  async writeMetadata(metadata: readonly MetricMetadata[]): Promise<void> {
+    this.throwIfFailed();
+    const body = snappyCompress(encodeMetadataWriteRequest(metadata));
+    await this.writer.write({ series: NO_SERIES, samples: 0, body }, this.signal);
   }
 
   /** Sends what is batched and waits for every request; rejects with the first failure. */

@@ -5,6 +5,7 @@ import {
   decodeChunkedReadResponse,
   decodeReadResponse,
   encodeReadRequest,
+  encodeMetadataWriteRequest,
   encodeWriteRequest,
   RESPONSE_SAMPLES,
   RESPONSE_STREAMED_XOR_CHUNKS,
@@ -12,12 +13,13 @@ import {
 import {
   decodeReadRequest,
   decodeWriteRequest,
+  decodeWriteRequestMetadata,
   encodeChunkedReadResponse,
   encodeReadResponse,
 } from '../../../harness/prompb-server';
 import { DecodeError } from '../../../../lambdas/core/prom/decode-error';
 import { snappyUncompress } from '../../../../lambdas/core/prom/snappy';
-import type { SeriesPiece } from '../../../../lambdas/core/types';
+import { METRIC_TYPES, type MetricMetadata, type SeriesPiece } from '../../../../lambdas/core/types';
 import { bitsOf, f64, hostileBits, STALE_NAN } from './helpers';
 
 // The reference schema, parsed by protobufjs' own reflection: our hand-written codecs must agree with it.
@@ -128,6 +130,42 @@ describe('remote write', () => {
     // TimeSeries { Label { name: 0xff } }
     const bad = Uint8Array.from([0x0a, 0x05, 0x0a, 0x03, 0x0a, 0x01, 0xff]);
     expect(() => decodeWriteRequest(bad)).toThrow(/not valid UTF-8/);
+  });
+});
+
+describe('remote write metadata', () => {
+  const metadata: MetricMetadata[] = METRIC_TYPES.map((type, i) => ({
+    metricFamilyName: `family_${type}`,
+    type,
+    help: i === 0 ? '' : `Help of ${type}: ü "q" \\ \n`,
+    unit: i === 2 ? 'bytes' : '',
+  }));
+
+  it('encodes WriteRequest.metadata as the reference schema reads it, enum numbers included', () => {
+    const obj = asObject('WriteRequest', encodeMetadataWriteRequest(metadata)) as {
+      timeseries: unknown[];
+      metadata: { type: string; metricFamilyName: string; help: string; unit: string }[];
+    };
+    expect(obj.timeseries).toEqual([]);
+    expect(obj.metadata).toEqual(
+      metadata.map((m) => ({
+        type: m.type.toUpperCase(),
+        metricFamilyName: m.metricFamilyName,
+        help: m.help,
+        unit: m.unit,
+      })),
+    );
+  });
+
+  it('writes the exact bytes of a MetricMetadata message', () => {
+    const bytes = encodeMetadataWriteRequest([{ metricFamilyName: 'up', type: 'gauge', help: 'Up.', unit: 's' }]);
+    // field 3 (len 14): type=2, metric_family_name="up", help="Up.", unit="s"
+    expect(Buffer.from(bytes).toString('hex')).toBe('1a0e' + '0802' + '12027570' + '2203' + '55702e' + '2a0173');
+  });
+
+  it('round-trips through the test receiver’s decoder', () => {
+    expect(decodeWriteRequestMetadata(encodeMetadataWriteRequest(metadata))).toEqual(metadata);
+    expect(decodeWriteRequestMetadata(encodeWriteRequest(series))).toEqual([]);
   });
 });
 

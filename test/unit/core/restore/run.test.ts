@@ -4,7 +4,11 @@ import path from 'node:path';
 import { DirectoryStore } from '../../../../lambdas/adapters/dir-store';
 import { runBackup } from '../../../../lambdas/core/backup/run';
 import { TargetProbeError, TargetRejectedError, TargetUnavailableError } from '../../../../lambdas/core/errors';
-import type { ObjectStore, RemoteWriter, WriteBatch } from '../../../../lambdas/core/ports';
+import type { ObjectStore, ReadOptions, RemoteWriter, WriteBatch } from '../../../../lambdas/core/ports';
+import type { LabelMatcher, MetricMetadata, TimeWindow } from '../../../../lambdas/core/types';
+import { parseSelector } from '../../../../lambdas/core/prom/selector';
+import { snappyUncompress } from '../../../../lambdas/core/prom/snappy';
+import { decodeWriteRequestMetadata } from '../../../harness/prompb-server';
 import { planRestore } from '../../../../lambdas/core/restore/plan';
 import { runRestore } from '../../../../lambdas/core/restore/run';
 import { SHARD_RETRY } from '../../../../lambdas/core/retry';
@@ -205,5 +209,86 @@ describe('runRestore', () => {
     const report = await runRestore({ store, writer: new RecordingWriter() }, shards, INPUT);
     expect(report.completed_shards).toEqual(shards.map((m) => ({ key: m.object_key, samples: PER_SHARD })));
     expect(report).toMatchObject({ rejected_samples: 0, rejected_series: [] });
+  });
+});
+
+describe('runRestore: metric metadata', () => {
+  let dir: string;
+  let store: DirectoryStore;
+  let shards: readonly ShardManifest[];
+  const up: MetricMetadata = { metricFamilyName: 'up', type: 'gauge', help: 'Target up.', unit: '' };
+  const requests: MetricMetadata = { metricFamilyName: 'requests', type: 'counter', help: 'Requests.', unit: '' };
+
+  /** FakeReader's `up` series, a `requests_total` beside them, and metadata for both and one more. */
+  class MetadataReader extends FakeReader {
+    async *read(window: TimeWindow, matchers: readonly LabelMatcher[], options?: ReadOptions) {
+      for await (const p of super.read(window, matchers, options)) {
+        yield { ...p, labels: [{ name: '__name__', value: 'requests_total' }, ...p.labels.slice(1)] };
+      }
+      yield* super.read(window, matchers, options);
+    }
+    async metadata(): Promise<MetricMetadata[]> {
+      return [up, requests, { metricFamilyName: 'elsewhere', type: 'gauge', help: '', unit: '' }];
+    }
+  }
+
+  /** Records each request's metadata, decoded from the body as a receiver would; can refuse metadata. */
+  class MetadataWriter implements RemoteWriter {
+    readonly endpoint = 'http://target/api/v1/write';
+    readonly metadata: MetricMetadata[][] = [];
+    samples = 0;
+    constructor(private readonly refuseMetadata = false) {}
+    async write(batch: WriteBatch): Promise<void> {
+      if (batch.samples > 0) {
+        this.samples += batch.samples;
+        return;
+      }
+      if (this.refuseMetadata) throw new TargetRejectedError('rejected with HTTP 400: metadata not accepted');
+      this.metadata.push(decodeWriteRequestMetadata(snappyUncompress(batch.body!, 1 << 20)));
+    }
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'promvault-restore-metadata-'));
+    store = new DirectoryStore(dir);
+    const backup = await runBackup(
+      { reader: new MetadataReader('http://prom:9090/api/v1/read'), store, nowMs: () => T0 + 10 * HOUR },
+      { source: 'prod', fromMs: WINDOW.startMs, toMs: WINDOW.endMs, shardLengthMs: HOUR, selectors: [] },
+    );
+    expect(backup.failed).toEqual([]);
+    shards = (await planRestore(store, { sources: [], fromMs: WINDOW.startMs, toMs: WINDOW.endMs })).shards;
+    expect(shards.map((s) => s.metadata_families)).toEqual([2, 2, 2]);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('sends the metadata of each shard’s restored families in a request of its own', async () => {
+    const writer = new MetadataWriter();
+    const report = await runRestore({ store, writer }, shards, INPUT);
+    expect(writer.samples).toBe(2 * 3 * PER_SHARD);
+    expect(writer.metadata).toEqual([
+      [requests, up],
+      [requests, up],
+      [requests, up],
+    ]);
+    expect(report.metadata_families).toBe(6);
+    expect(report.metadata_rejected).toEqual([]);
+  });
+
+  it('sends only the families of the series a selector restores', async () => {
+    const writer = new MetadataWriter();
+    const input = { window: WINDOW, selectorGroups: [parseSelector('{__name__="up"}')] };
+    await runRestore({ store, writer }, shards.slice(0, 1), input);
+    expect(writer.metadata).toEqual([[up]]);
+  });
+
+  it('a target that refuses metadata keeps the samples; each shard says so', async () => {
+    const writer = new MetadataWriter(true);
+    const report = await runRestore({ store, writer }, shards, INPUT);
+    expect(report.samples).toBe(2 * 3 * PER_SHARD);
+    expect(report.failed_shards).toBe(0);
+    expect(report.metadata_families).toBe(0);
+    expect(report.metadata_rejected).toEqual(
+      shards.map((s) => ({ key: s.object_key, error: 'rejected with HTTP 400: metadata not accepted' })),
+    );
   });
 });
