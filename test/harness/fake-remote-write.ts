@@ -4,9 +4,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeWriteRequest } from './prompb-server';
+import { decodeWriteRequest, decodeWriteRequestMetadata } from './prompb-server';
 import { snappyUncompress } from '../../lambdas/core/prom/snappy';
-import type { SeriesPiece } from '../../lambdas/core/types';
+import type { MetricMetadata, SeriesPiece } from '../../lambdas/core/types';
 
 export interface ScriptedAnswer {
   readonly status: number;
@@ -23,12 +23,15 @@ export interface FakeRemoteWrite {
   /** Series of the accepted requests, in arrival order. */
   readonly accepted: SeriesPiece[];
   readonly acceptedSamples: number;
+  /** Metric metadata of every request (WriteRequest.metadata), in arrival order; those requests carry no samples. */
+  readonly metadata: MetricMetadata[];
   stop(): Promise<void>;
 }
 
 /** `script(n)` answers the n-th request (0-based); 204 means accepted. */
 export async function startFakeRemoteWrite(script: (n: number) => ScriptedAnswer): Promise<FakeRemoteWrite> {
   const accepted: SeriesPiece[] = [];
+  const metadata: MetricMetadata[] = [];
   let requests = 0;
   let probes = 0;
   let acceptedSamples = 0;
@@ -36,7 +39,9 @@ export async function startFakeRemoteWrite(script: (n: number) => ScriptedAnswer
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const series = decodeWriteRequest(snappyUncompress(Buffer.concat(chunks)));
+      const body = snappyUncompress(Buffer.concat(chunks));
+      const series = decodeWriteRequest(body);
+      metadata.push(...decodeWriteRequestMetadata(body));
       if (series.length === 0) {
         probes++;
         res.writeHead(204);
@@ -65,6 +70,7 @@ export async function startFakeRemoteWrite(script: (n: number) => ScriptedAnswer
       return probes;
     },
     accepted,
+    metadata,
     get acceptedSamples() {
       return acceptedSamples;
     },
