@@ -4,7 +4,7 @@
  * --archive or $PROMVAULT_REAL_CORPUS, through promtool), synthetic 15 s data
  * (bench/format-corpus.ts) and the shared fixture generator (test/fixtures/corpus.ts).
  *
- *   npx tsx bench/format-tuning.ts [--archive <real.tar.zst>] [--corpus real|synthetic|fixture|all] [--set levels|blocks|tuning|all]
+ *   npx tsx bench/format-tuning.ts [--archive <real.tar.zst>] [--corpus real|synthetic|fixture|all] [--set levels|blocks|tuning|metadata|all]
  *       [--level q] [--lgwin w] [--reps n] [--check yes|no] [--detail]
  *   npx tsx bench/format-tuning.ts --set memory [--targets 101] [--level q] [--lgwin w] [--block n]
  *
@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { ShardEncoder, decodeShard, encodeShard, type EncodeOptions, type ShardStats } from '../lambdas/core/format';
-import type { SeriesPiece } from '../lambdas/core/types';
+import type { MetricMetadata, SeriesPiece } from '../lambdas/core/types';
 import {
   extractRealCorpus,
   fixtureCorpus,
@@ -260,6 +260,32 @@ function candidates(set: string, q: number): Candidate[] {
 }
 
 /**
+ * Metadata as an exporter reports it, one entry per family of the corpus' series names (a type
+ * from the name's suffix, a help sentence of typical length), for the metadata row.
+ */
+function corpusMetadata(corpus: Corpus): MetricMetadata[] {
+  const names = new Set(corpus.series.map((p) => p.labels.find((l) => l.name === '__name__')?.value ?? ''));
+  const families = new Map<string, MetricMetadata['type']>();
+  for (const name of names) {
+    const stem = name.replace(/_(total|bucket|sum|count)$/, '');
+    const type = name.endsWith('_total')
+      ? 'counter'
+      : stem !== name
+        ? names.has(`${stem}_bucket`)
+          ? 'histogram'
+          : 'summary'
+        : 'gauge';
+    if (!families.has(stem === name ? name : stem)) families.set(stem === name ? name : stem, type);
+  }
+  return [...families].map(([metricFamilyName, type]) => ({
+    metricFamilyName,
+    type,
+    help: `${metricFamilyName.replace(/_/g, ' ')}: as reported by the exporter of this target.`,
+    unit: /_seconds$/.test(metricFamilyName) ? 'seconds' : /_bytes$/.test(metricFamilyName) ? 'bytes' : '',
+  }));
+}
+
+/**
  * Streams a synthetic shard (~10M samples by default) through encode, then through encode piped
  * straight into decode, keeping neither, and reports RSS (run it alone: `--set memory`).
  */
@@ -342,7 +368,12 @@ async function main(): Promise<void> {
     'corpus                     candidate                B/smp  raw B/s   enc/cpu  enc/cpu  enc/wall   dec/cpu  dec/cpu  dec/wall',
   );
   for (const c of corpora) {
-    for (const [name, opts] of candidates(set, Number(arg('level', '5')))) {
+    const rows = candidates(set, Number(arg('level', '5')));
+    if (set === 'metadata' || set === 'all') {
+      // Default options (brotli q4), without and with one metadata entry per family of the corpus.
+      rows.push(['default', {}], [`metadata (${corpusMetadata(c).length} families)`, { metadata: corpusMetadata(c) }]);
+    }
+    for (const [name, opts] of rows) {
       const r = await run(c, name, opts, check, reps);
       print(r);
       if (process.argv.includes('--detail')) {
