@@ -4,11 +4,34 @@
  */
 import { secrets as redactor } from '../core/redact';
 
-/** What a source or a target needs to authenticate; at most one of basicAuth and bearerToken. */
+/** One HTTP request as it will be sent, for a signer to sign. */
+export interface SignableRequest {
+  readonly method: string;
+  /** The full URL, with the query string exactly as sent. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body exactly as sent (e.g. the snappy-compressed protobuf); none for a GET. */
+  readonly body?: Uint8Array | string;
+}
+
+/**
+ * Signs a request per attempt (a signature carries its time): resolves to the headers to send,
+ * `request.headers` plus the signing ones (for SigV4: Authorization, X-Amz-Date and, with
+ * temporary credentials, X-Amz-Security-Token). Host is signed but not returned: the HTTP client
+ * derives it from the URL, to the same value. Send the body and URL unchanged after signing.
+ */
+export type RequestSigner = (request: SignableRequest) => Promise<Record<string, string>>;
+
+/**
+ * What a source or a target needs to authenticate; at most one of basicAuth and bearerToken, and
+ * neither with `signer` (a signed request's Authorization header is its signature).
+ */
 export interface HttpCredentials {
   readonly basicAuth?: { readonly username: string; readonly password: string };
   readonly bearerToken?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Signs every request (SigV4 for Amazon Managed Prometheus, lambdas/adapters/sigv4.ts). */
+  readonly signer?: RequestSigner;
 }
 
 /** Registers every secret value of `credentials` with the process's redactor; returns them. */

@@ -10,6 +10,12 @@ export const REDACTED = '[redacted]';
 /** `scheme://user:pass@`: the user info runs to the last '@' before the authority ends. */
 const URL_USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#\\'"<>`]*@/gi;
 
+/**
+ * A SigV4 signature (in an Authorization header or a presigned URL's X-Amz-Signature): one
+ * request's proof of the secret key, replayable for minutes, so never shown.
+ */
+const SIGV4_SIGNATURE = /\b((?:X-Amz-)?Signature=)[0-9a-f]{64}\b/gi;
+
 /** Shorter values are not registered: replacing them would blank out ordinary words. */
 const MIN_SECRET_LENGTH = 4;
 
@@ -38,7 +44,7 @@ export class Redactor {
   }
 
   text(text: string): string {
-    let out = redactUrl(text);
+    let out = redactUrl(text).replace(SIGV4_SIGNATURE, `$1${REDACTED}`);
     for (const s of this.ordered) if (out.includes(s)) out = out.split(s).join(REDACTED);
     return out;
   }

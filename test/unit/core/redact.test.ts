@@ -22,3 +22,15 @@ test('registered secrets leave texts in every form they travel in; short values 
     JSON.stringify(r.value({ e: new Error('pa"ss word'), list: ['x pa"ss word'], [`k pa"ss word`]: 1 })),
   ).not.toMatch(/pa.{0,2}ss word/);
 });
+
+test('a SigV4 signature leaves every text, in a header or a presigned URL', () => {
+  const sig = '5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31';
+  const r = new Redactor();
+  expect(
+    r.text(
+      `Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/aps/aws4_request, SignedHeaders=host;x-amz-date, Signature=${sig}; https://h/x?X-Amz-Signature=${sig}&a=1`,
+    ),
+  ).toBe(
+    `Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/aps/aws4_request, SignedHeaders=host;x-amz-date, Signature=${REDACTED}; https://h/x?X-Amz-Signature=${REDACTED}&a=1`,
+  );
+});
