@@ -28,6 +28,15 @@ const replicasOption = () =>
     '--replicas <mode>',
     'how two or more replica URLs combine: merge (the default: the union of every replica, each sample once) or failover (the first replica that can serve the whole window)',
   );
+/** --sigv4-region for the source or the target (`what`); --sigv4-service goes with it. */
+const sigv4RegionOption = (what: string) =>
+  new Option(
+    '--sigv4-region <region>',
+    `sign requests to the ${what} with AWS SigV4 for this region (Amazon Managed Prometheus); credentials from the AWS default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or a role`,
+  );
+const sigv4ServiceOption = () =>
+  new Option('--sigv4-service <service>', 'the SigV4 service name with --sigv4-region (default aps)');
+
 const replicaLabelOption = () =>
   new Option(
     '--replica-label <name>',
@@ -78,6 +87,8 @@ export function buildProgram(): Command {
     .addOption(replicasOption())
     .addOption(replicaLabelOption());
   storeAndSourceOptions(backup)
+    .addOption(sigv4RegionOption('source'))
+    .addOption(sigv4ServiceOption())
     .option('--timeout <duration>', 'per-request timeout for the source', '2m')
     .option(
       '--max-response-bytes <n>',
@@ -173,6 +184,8 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
       '--retries <n>',
       'retries of a shard after a transient failure (target or store down, 5xx, 429, timeout), with backoff and full jitter as in the state machine (default 6)',
     )
+    .addOption(sigv4RegionOption('target (and the --verify read-back)'))
+    .addOption(sigv4ServiceOption())
     .option('--report <file>', 'keep the JSON report in this file, rewritten after every shard (for --resume)')
     .option('--resume <report.json>', 'go on from a restore that stopped: skip the shards its report completed')
     .option(
@@ -207,6 +220,8 @@ Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 ba
     )
     .addOption(replicasOption())
     .addOption(replicaLabelOption())
+    .addOption(sigv4RegionOption('--against source'))
+    .addOption(sigv4ServiceOption())
     .option('--source-name <name>', 'only this source; repeatable', collect, [])
     .option('--s3-endpoint <url>', 'S3-compatible endpoint')
     .option('--region <region>', 'AWS region of the bucket')

@@ -21,7 +21,7 @@ import type { LabelMatcher } from '../lambdas/core/types';
 import { openStore } from '../lambdas/adapters/open-store';
 import { storeOptions } from './store-flags';
 import { HttpRemoteWriter } from '../lambdas/adapters/remote-write-http';
-import { parseHeaders, registerUrlSecret, resolveAuth } from './source';
+import { parseHeaders, registerUrlSecret, resolveAuth, resolveSigner } from './source';
 import { parseConcurrency, parseRetries, retryWarning } from './backup';
 import { createProgress } from './progress';
 import { EXIT, duringRun, formatBytes, formatCount, gapPairs, printJson, warnIncomplete, writeData } from './output';
@@ -73,6 +73,8 @@ interface RestoreFlags extends SelectionFlags {
   targetHeader: string[];
   targetTimeout?: string;
   retries?: string;
+  sigv4Region?: string;
+  sigv4Service?: string;
   report?: string;
   resume?: string;
   verify?: boolean;
@@ -130,6 +132,7 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
     },
     'target-',
   );
+  const signer = target ? resolveSigner(flags, target, { basicAuth, bearerToken }, 'target') : undefined;
   const sel = await select(flags);
   const { plan } = sel;
   const coverage = coverageOf(plan);
@@ -174,6 +177,7 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
         headers,
         basicAuth,
         bearerToken,
+        signer,
         input: {
           flag: flags.verifySource === undefined ? '--target' : '--verify-source',
           auth: '--target-basic-auth-file, --target-bearer-token-file, --target-header',
@@ -184,7 +188,14 @@ export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const shards = plan.reads.filter((m) => !skipped.has(m.object_key));
   // Without --report, a resumed restore keeps its progress in the report it resumed from.
   const reportFile = new ReportFile(flags.report ?? flags.resume, scope, resumed);
-  const writer = new HttpRemoteWriter({ url: target, headers, basicAuth, bearerToken, timeoutMs: targetTimeoutMs });
+  const writer = new HttpRemoteWriter({
+    url: target,
+    headers,
+    basicAuth,
+    bearerToken,
+    timeoutMs: targetTimeoutMs,
+    signer,
+  });
   const progress = createProgress('restore', !flags.json);
   progress.start(shards.length);
   const written: Promise<void>[] = [];

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError, SourceProbeError } from '../lambdas/core/errors';
 import { secrets } from '../lambdas/core/redact';
-import { registerCredentials, type HttpCredentials } from '../lambdas/adapters/http-auth';
+import { registerCredentials, type HttpCredentials, type RequestSigner } from '../lambdas/adapters/http-auth';
 import { HttpRemoteReader, SOURCE_INPUT, type SourceInput } from '../lambdas/adapters/prometheus-remote-read';
 import { HttpQueryReader } from '../lambdas/adapters/prometheus-query';
 import { RESPONSE_CAPS } from '../lambdas/adapters/read-capped';
@@ -14,6 +14,8 @@ import type { PrometheusReader } from '../lambdas/core/ports';
 import { defaultReplicaMode, replicaReader } from '../lambdas/core/backup/replicas';
 import { REPLICA_MODES, SOURCE_MODES, type ReplicaMode, type SourceMode } from '../lambdas/core/types';
 import { validateReplicaLabels } from '../lambdas/core/backup/replica-labels';
+import { sigv4Signer } from '../lambdas/adapters/sigv4';
+import { AWS_REGION_RE, SIGV4_SERVICE_RE, sigv4Problem } from '../lambdas/schemas/fields';
 
 export interface SourceFlags {
   /** One URL per HA replica, in order of preference. */
@@ -32,6 +34,8 @@ export interface SourceFlags {
   maxSamplesPerQuery?: string;
   /** --max-response-bytes: the most a SAMPLES remote-read answer may hold. */
   maxResponseBytes?: string;
+  sigv4Region?: string;
+  sigv4Service?: string;
 }
 
 /** --source-mode, checked; remote-read when not given. */
@@ -188,6 +192,44 @@ function nonEmpty(text: string | undefined): string | undefined {
   return text === undefined || text === '' ? undefined : text;
 }
 
+/** The SigV4 flags of one endpoint: --sigv4-region and --sigv4-service. */
+export interface SigV4Flags {
+  readonly sigv4Region?: string;
+  readonly sigv4Service?: string;
+}
+
+/**
+ * A SigV4 signer for `url` when --sigv4-region is given (credentials from the AWS default chain:
+ * AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role); refuses it together with basic
+ * auth or a bearer token, and an Amazon Managed Prometheus URL without it.
+ */
+export function resolveSigner(
+  flags: SigV4Flags,
+  url: string,
+  auth: Pick<HttpCredentials, 'basicAuth' | 'bearerToken'>,
+  endpoint: 'source' | 'target',
+): RequestSigner | undefined {
+  const { sigv4Region: region, sigv4Service: service } = flags;
+  if (service !== undefined && region === undefined)
+    throw new InputError('--sigv4-service needs --sigv4-region: give the region of the workspace, e.g. us-east-1');
+  if (region !== undefined && !AWS_REGION_RE.test(region))
+    throw new InputError(`--sigv4-region ${JSON.stringify(region)} is not an AWS region: use a name such as us-east-1`);
+  if (service !== undefined && !SIGV4_SERVICE_RE.test(service))
+    throw new InputError(
+      `--sigv4-service ${JSON.stringify(service)} is not a SigV4 service name: leave it out for aps (Amazon Managed Prometheus)`,
+    );
+  const problem = sigv4Problem(url, region, '--sigv4-region');
+  if (problem !== undefined) throw new InputError(problem);
+  if (region === undefined) return undefined;
+  if (auth.basicAuth || auth.bearerToken) {
+    const prefix = endpoint === 'target' ? 'target-' : '';
+    throw new InputError(
+      `--sigv4-region signs every request to the ${endpoint}, and ${auth.basicAuth ? 'basic auth' : 'a bearer token'} is given for it too (--${prefix}basic-auth…, --${prefix}bearer-token-file or $PROMVAULT_${prefix.toUpperCase().replace('-', '_')}${auth.basicAuth ? 'BASIC_AUTH' : 'BEARER_TOKEN'}): a signed request's Authorization header is its signature; keep one`,
+    );
+  }
+  return sigv4Signer({ region, ...(service !== undefined ? { service } : {}) });
+}
+
 export interface SourceReader {
   readonly reader: PrometheusReader;
   readonly mode: ReplicaMode;
@@ -260,19 +302,24 @@ export function openReader(flags: SourceFlags, timeoutMs: number, input = SOURCE
     throw new InputError(
       '--max-samples-per-query is for --source-mode query only: remove it or add --source-mode query',
     );
+  const auth = resolveAuth(flags, '');
   if (mode === 'query') {
+    const url = queryBaseUrl(flags.source[0]!).toString();
     return new HttpQueryReader({
-      url: queryBaseUrl(flags.source[0]!).toString(),
-      ...resolveAuth(flags, ''),
+      url,
+      ...auth,
+      signer: resolveSigner(flags, url, auth, 'source'),
       headers: parseHeaders(flags.header, '--header'),
       timeoutMs,
       maxSamplesPerQuery,
     });
   }
+  const url = remoteReadUrl(flags.source[0]!, input.flag).toString();
   return new HttpRemoteReader({
     input,
-    url: remoteReadUrl(flags.source[0]!, input.flag).toString(),
-    ...resolveAuth(flags, ''),
+    url,
+    ...auth,
+    signer: resolveSigner(flags, url, auth, 'source'),
     headers: parseHeaders(flags.header, '--header'),
     timeoutMs,
     maxResponseBytes: parseMaxResponseBytes(flags.maxResponseBytes),

@@ -16,6 +16,8 @@ interface VerifyFlags {
   against: string[];
   replicas?: string;
   replicaLabel?: string[];
+  sigv4Region?: string;
+  sigv4Service?: string;
   sourceName: string[];
   s3Endpoint?: string;
   region?: string;
@@ -32,10 +34,17 @@ export async function verifyCommand(flags: VerifyFlags): Promise<void> {
   const against =
     flags.against.length === 0
       ? undefined
-      : openSource(flags.against, { replicas: flags.replicas, replicaLabel: flags.replicaLabel }, 120_000, {
-          flag: '--against',
-          auth: '$PROMVAULT_BASIC_AUTH or $PROMVAULT_BEARER_TOKEN',
-        });
+      : openSource(
+          flags.against,
+          {
+            replicas: flags.replicas,
+            replicaLabel: flags.replicaLabel,
+            sigv4Region: flags.sigv4Region,
+            sigv4Service: flags.sigv4Service,
+          },
+          120_000,
+          { flag: '--against', auth: '$PROMVAULT_BASIC_AUTH or $PROMVAULT_BEARER_TOKEN' },
+        );
   await against?.probe((warning) => process.stderr.write(`warning: ${warning}\n`));
   await store.checkReadable();
   const known = await requireSources(store, sources);

@@ -2,6 +2,7 @@
  * Credentials as HTTP sends them. Kept apart from the Secrets Manager adapter so the CLI's
  * readers and writers load no AWS SDK for them.
  */
+import { InputError } from '../core/errors';
 import { secrets as redactor } from '../core/redact';
 
 /** One HTTP request as it will be sent, for a signer to sign. */
@@ -32,6 +33,18 @@ export interface HttpCredentials {
   readonly headers?: Readonly<Record<string, string>>;
   /** Signs every request (SigV4 for Amazon Managed Prometheus, lambdas/adapters/sigv4.ts). */
   readonly signer?: RequestSigner;
+}
+
+/** What to check when a server refuses a signed request; the caller names the IAM action. */
+export const SIGNED_REFUSAL_FIX =
+  "check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the role), that the SigV4 region (--sigv4-region) is the workspace's, and that the identity is allowed";
+
+/** Refuses a signer together with basic auth or a bearer token: both would be the Authorization header. */
+export function checkOneAuthorization(credentials: HttpCredentials, what: string): void {
+  if (credentials.signer && (credentials.basicAuth || credentials.bearerToken))
+    throw new InputError(
+      `${what} is given both SigV4 signing and ${credentials.basicAuth ? 'basic auth' : 'a bearer token'}: a signed request's Authorization header is its signature; keep one`,
+    );
 }
 
 /** Registers every secret value of `credentials` with the process's redactor; returns them. */

@@ -7,7 +7,7 @@
  * half (series, then time) and fetched again. The PromQL and the parsing are core/prom/query-api.ts.
  *
  * Every request goes through one function that takes its headers, so a signer (SigV4 for Amazon
- * Managed Prometheus) plugs in through `signRequest`. Thanos' `dedup=true` and
+ * Managed Prometheus) plugs in through `signer`. Thanos' `dedup=true` and
  * `partial_response=false` are always sent (other servers ignore them), and an answer with
  * warnings is a failure: a partial answer is never stored as complete.
  *
@@ -37,15 +37,6 @@ import {
 import { authHeaders, withoutUserInfo, type HttpCredentials } from './http-auth';
 import { describeWindow, networkReason, quoteBody } from './prometheus-remote-read';
 
-/** What a signer sees of a request; it returns the headers to send (e.g. with Authorization added). */
-export interface SignableRequest {
-  readonly method: 'POST';
-  readonly url: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
-export type RequestSigner = (request: SignableRequest) => Promise<Record<string, string>>;
-
 export interface QueryReaderOptions extends HttpCredentials {
   /** The Prometheus-compatible base URL, e.g. http://thanos-query:9090 or http://mimir/prometheus. */
   readonly url: string;
@@ -58,8 +49,6 @@ export interface QueryReaderOptions extends HttpCredentials {
   readonly maxSeriesPerQuery?: number;
   /** Largest answer read, in bytes; a longer one is split like a 422. Default 256 MiB. */
   readonly maxResponseBytes?: number;
-  /** Signs each request (SigV4); called with the final URL, headers and body. */
-  readonly signRequest?: RequestSigner;
   /** Re-reads the credentials (a rotated secret); called once when the server answers 401/403. */
   readonly refreshCredentials?: () => Promise<HttpCredentials>;
 }
@@ -329,7 +318,8 @@ export class HttpQueryReader implements PrometheusReader {
       Accept: 'application/json',
       'User-Agent': PRODUCT_USER_AGENT,
     };
-    if (this.options.signRequest) headers = await this.options.signRequest({ method: 'POST', url, headers, body });
+    // `signer` (HttpCredentials) signs the final URL, headers and body (SigV4).
+    if (this.options.signer) headers = await this.options.signer({ method: 'POST', url, headers, body });
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let status: number;
     let statusText: string;

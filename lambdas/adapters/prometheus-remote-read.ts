@@ -8,6 +8,7 @@
  * names the endpoint and the window and quotes the server. Credentials never appear in messages.
  */
 import {
+  InputError,
   ResponseTooLargeError,
   sentences,
   SourceProbeError,
@@ -20,7 +21,14 @@ import type { LabelMatcher, Labels, MetricMetadata, SeriesPiece, TimeWindow } fr
 import { formatIso } from '../core/time';
 import { compareLabels } from '../core/labels';
 import { PRODUCT_USER_AGENT } from '../core/version';
-import { authHeaders, withoutUserInfo, type HttpCredentials } from './http-auth';
+import {
+  authHeaders,
+  checkOneAuthorization,
+  SIGNED_REFUSAL_FIX,
+  withoutUserInfo,
+  type HttpCredentials,
+  type RequestSigner,
+} from './http-auth';
 import { CorruptFrameError, DecodeError } from '../core/prom/decode-error';
 import { DEFAULT_MAX_FRAME_BYTES } from '../core/prom/frames';
 import { newReadStats, piecesFromStream, trimPiece, type ReadStats } from '../core/prom/chunks-to-pieces';
@@ -64,6 +72,8 @@ export interface RemoteReadOptions {
   readonly refreshCredentials?: () => Promise<HttpCredentials>;
   /** Where the user gave this endpoint and its credentials, for the fix a message names. */
   readonly input?: SourceInput;
+  /** Signs each request (SigV4 for Amazon Managed Prometheus): the body is signed as sent. */
+  readonly signer?: RequestSigner;
 }
 
 /** The flag (or setting) that gave the URL, and where its credentials come from. */
@@ -128,11 +138,14 @@ class Deadline {
   }
 }
 
-function hintFor(status: number, body: string, input: SourceInput): string | undefined {
+function hintFor(status: number, body: string, input: SourceInput, signed: boolean): string | undefined {
   if (/sample limit/i.test(body)) {
     return 'The window holds more samples than the server returns at once: use shorter shards (--shard-length) or raise --storage.remote.read-sample-limit on Prometheus';
   }
-  if (status === 401 || status === 403) return `Check the credentials (${input.auth})`;
+  if (status === 401 || status === 403)
+    return signed
+      ? `The request was signed with SigV4: ${SIGNED_REFUSAL_FIX} (aps:QueryMetrics on the workspace)`
+      : `Check the credentials (${input.auth})`;
   if (status === 404 || status === 405 || /unsupported path/i.test(body)) {
     const fix = `The URL does not serve remote read: ${input.flag} must point at Prometheus (the path /api/v1/read is added), e.g. http://prometheus:9090`;
     // Only a backup's --source (or a configured source) can be read another way.
@@ -158,6 +171,7 @@ export class HttpRemoteReader implements PrometheusReader {
     const { url, basicAuth } = withoutUserInfo(options.url, options.basicAuth);
     this.url = url.toString();
     this.endpoint = describeUrl(url);
+    checkOneAuthorization({ ...options, basicAuth }, `the source ${this.endpoint}`);
     this.fetchImpl = options.fetchImpl ?? fetch;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.input = options.input ?? SOURCE_INPUT;
@@ -234,11 +248,12 @@ export class HttpRemoteReader implements PrometheusReader {
     const url = new URL(this.url);
     if (!url.pathname.endsWith('/api/v1/read')) return undefined;
     url.pathname = url.pathname.slice(0, -'/api/v1/read'.length) + '/metrics';
-    const headers: Record<string, string> = { 'User-Agent': PRODUCT_USER_AGENT, ...this.options.headers };
+    let headers: Record<string, string> = { 'User-Agent': PRODUCT_USER_AGENT, ...this.options.headers };
     if (this.headers['Authorization']) headers['Authorization'] = this.headers['Authorization'];
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let text: string;
     try {
+      if (this.options.signer) headers = await this.options.signer({ method: 'GET', url: url.toString(), headers });
       const response = await this.fetchImpl(url, {
         headers,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
@@ -256,6 +271,7 @@ export class HttpRemoteReader implements PrometheusReader {
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       if (err instanceof ResponseTooLargeError) throw new SourceRejectedError(err.message, { cause: err });
+      if (err instanceof InputError) throw err;
       throw new SourceUnavailableError(
         `reading the oldest retained timestamp from ${describeUrl(url)} failed: ${networkReason(err)}`,
         { cause: err },
@@ -318,8 +334,13 @@ export class HttpRemoteReader implements PrometheusReader {
 
     const failure = (err: unknown): unknown => {
       if (signal?.aborted) return signal.reason;
-      if (err instanceof SourceRejectedError || err instanceof SourceUnavailableError) return err;
-      if (err instanceof ResponseTooLargeError) return err;
+      if (
+        err instanceof SourceRejectedError ||
+        err instanceof SourceUnavailableError ||
+        err instanceof ResponseTooLargeError ||
+        err instanceof InputError
+      )
+        return err;
       if (deadline.expired) {
         return new SourceUnavailableError(
           `${what} timed out: no data for ${this.timeoutMs} ms; to wait longer: ${this.options.timeoutSetting ?? '--timeout'}`,
@@ -337,11 +358,15 @@ export class HttpRemoteReader implements PrometheusReader {
 
     try {
       let response: Response;
+      const { signer } = this.options;
+      const headers = signer
+        ? await signer({ method: 'POST', url: this.url, headers: this.headers, body: request })
+        : this.headers;
       deadline.arm();
       try {
         response = await this.fetchImpl(this.url, {
           method: 'POST',
-          headers: this.headers,
+          headers,
           body: request,
           signal: controller.signal,
         });
@@ -365,7 +390,9 @@ export class HttpRemoteReader implements PrometheusReader {
         if (response.status >= 500 || response.status === 429 || response.status === 408) {
           throw new SourceUnavailableError(message);
         }
-        throw new SourceRejectedError(sentences(message, hintFor(response.status, text, this.input)));
+        throw new SourceRejectedError(
+          sentences(message, hintFor(response.status, text, this.input, this.options.signer !== undefined)),
+        );
       }
 
       const contentType = response.headers.get('content-type') ?? '';

@@ -20,7 +20,13 @@ import {
   sleep,
   type RetryPolicy,
 } from './http-retry';
-import { authHeaders, type HttpCredentials } from './http-auth';
+import {
+  authHeaders,
+  checkOneAuthorization,
+  SIGNED_REFUSAL_FIX,
+  type HttpCredentials,
+  type RequestSigner,
+} from './http-auth';
 
 export interface RemoteWriteOptions {
   readonly url: string;
@@ -35,8 +41,8 @@ export interface RemoteWriteOptions {
   readonly retry?: RetryPolicy;
   /** Requests go out over node:http(s) with keep-alive, or through this fetch (e.g. a test double). */
   readonly fetchImpl?: typeof fetch;
-  /** Seam for request signing (SigV4 for Amazon Managed Prometheus): returns extra headers. */
-  readonly sign?: (body: Uint8Array, headers: Record<string, string>) => Promise<Record<string, string>>;
+  /** Signs each attempt (SigV4 for Amazon Managed Prometheus): the body is signed as sent. */
+  readonly signer?: RequestSigner;
   /** Re-reads the credentials (e.g. a rotated secret); called once when the target answers 401/403. */
   readonly refreshCredentials?: () => Promise<HttpCredentials>;
 }
@@ -52,7 +58,7 @@ export function splitUserInfo(text: string): { url: string; basicAuth?: HttpCred
 }
 
 /** What a rejection means and what the user must change. */
-export function explainRejection(status: number, body: string): string {
+export function explainRejection(status: number, body: string, signed = false): string {
   if (/too old sample/i.test(body)) {
     return "the target's out-of-order window does not reach back this far: set storage.tsdb.out_of_order_time_window in its config (e.g. '30d', at least the age of the oldest restored sample) and reload it";
   }
@@ -62,7 +68,10 @@ export function explainRejection(status: number, body: string): string {
   if (/remote write receiver/i.test(body) || status === 404) {
     return 'the URL does not accept remote write: check --target (Prometheus needs --web.enable-remote-write-receiver and the path /api/v1/write)';
   }
-  if (status === 401 || status === 403) return 'the target refused the credentials: check the auth flags';
+  if (status === 401 || status === 403)
+    return signed
+      ? `the target refused the signed request: ${SIGNED_REFUSAL_FIX} (aps:RemoteWrite on the workspace)`
+      : 'the target refused the credentials: check the auth flags';
   if (status === 413) return 'the request is too large for the target: lower --batch-samples';
   return 'the target rejects this data; see its message above';
 }
@@ -94,6 +103,7 @@ export class HttpRemoteWriter implements RemoteWriter {
     // User info in the URL becomes an Authorization header: the URL itself appears in messages.
     const { url, basicAuth } = splitUserInfo(options.url);
     this.endpoint = url;
+    checkOneAuthorization({ ...options, basicAuth: options.basicAuth ?? basicAuth }, `the target ${url}`);
     this.post = options.fetchImpl ? fetchPost(options.fetchImpl) : nodeHttpPost();
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.baseHeaders = this.headersWith({ ...options, basicAuth: options.basicAuth ?? basicAuth });
@@ -162,7 +172,7 @@ export class HttpRemoteWriter implements RemoteWriter {
       if (permanentTooOld || (res.status < 500 && res.status !== 429)) {
         const Rejected = isDataRejection(res.status, text) ? TargetRejectedDataError : TargetRejectedError;
         throw new Rejected(
-          `remote write to ${this.endpoint} was rejected with HTTP ${res.status}: ${text || res.statusText} (first series in the request: ${first()}, ${about.samples} samples). Fix: ${explainRejection(res.status, text)}`,
+          `remote write to ${this.endpoint} was rejected with HTTP ${res.status}: ${text || res.statusText} (first series in the request: ${first()}, ${about.samples} samples). Fix: ${explainRejection(res.status, text, this.options.signer !== undefined)}`,
           res.status,
           text,
         );
@@ -184,16 +194,16 @@ export class HttpRemoteWriter implements RemoteWriter {
     signal: AbortSignal | undefined,
     settled: (res: PostResponse) => boolean,
   ): Promise<string | undefined> {
-    const signed = async () =>
-      this.options.sign
-        ? { ...this.baseHeaders, ...(await this.options.sign(body, this.baseHeaders)) }
-        : this.baseHeaders;
-    let headers = await signed();
+    const { signer } = this.options;
     let refreshed = false;
     let lastProblem = '';
     for (let attempt = 0; attempt < this.retry.attempts; attempt++) {
       let waitMs: number | undefined;
       try {
+        // Signed per attempt: a signature carries its time, and a retry may come minutes later.
+        const headers = signer
+          ? await signer({ method: 'POST', url: this.endpoint, headers: this.baseHeaders, body })
+          : this.baseHeaders;
         const res = await this.post(this.endpoint, {
           headers,
           body,
@@ -205,7 +215,6 @@ export class HttpRemoteWriter implements RemoteWriter {
           refreshed = true;
           const fresh = await this.options.refreshCredentials();
           this.baseHeaders = this.headersWith({ headers: this.options.headers, ...fresh });
-          headers = await signed();
           attempt--;
           continue;
         }

@@ -9,6 +9,7 @@ import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
+import { InputError } from '../core/errors';
 import { secrets as redactor } from '../core/redact';
 import type { RequestSigner, SignableRequest } from './http-auth';
 
@@ -62,11 +63,22 @@ function toBytes(data: SourceData): Uint8Array {
   return new Uint8Array(data);
 }
 
-/** The provider with every credential it hands out registered for redaction, once per identity. */
-function redacting(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+/**
+ * The provider with every credential it hands out registered for redaction, once per identity;
+ * finding none is bad input, named with where the chain looks.
+ */
+function checked(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
   let registered: AwsCredentialIdentity | undefined;
   return async (options) => {
-    const credentials = await provider(options);
+    let credentials: AwsCredentialIdentity;
+    try {
+      credentials = await provider(options);
+    } catch (err) {
+      throw new InputError(
+        `SigV4 signing found no AWS credentials (${err instanceof Error ? err.message : String(err)}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or AWS_PROFILE, or run with a role`,
+        { cause: err },
+      );
+    }
     if (credentials !== registered) {
       redactor.add(credentials.secretAccessKey);
       redactor.add(credentials.sessionToken);
@@ -91,7 +103,7 @@ export function sigv4Signer(options: SigV4Options): RequestSigner {
   const signer = new SignatureV4({
     region: options.region,
     service: options.service ?? AMP_SERVICE,
-    credentials: redacting(options.credentials ?? defaultProvider()),
+    credentials: checked(options.credentials ?? defaultProvider()),
     sha256: NodeSha256,
     applyChecksum: options.contentSha256Header ?? false,
   });

@@ -208,3 +208,47 @@ export function toRemoteReadUrl(s: string): string {
   if (!url.pathname.endsWith(REMOTE_READ_PATH)) url.pathname = url.pathname.replace(/\/$/, '') + REMOTE_READ_PATH;
   return url.toString();
 }
+
+/** An AWS region name: us-east-1, eu-central-2, us-gov-west-1, cn-north-1. */
+export const AWS_REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** A SigV4 signing name (the service in the credential scope). */
+export const SIGV4_SERVICE_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** The region and workspace of an Amazon Managed Prometheus URL; undefined for any other host. */
+export function ampWorkspaceOf(url: string): { region: string; workspaceId?: string } | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const host = /^aps-workspaces(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(parsed.hostname);
+  if (!host) return undefined;
+  const workspace = /^\/workspaces\/(ws-[A-Za-z0-9-]+)(?:\/|$)/.exec(parsed.pathname);
+  return { region: host[1]!, ...(workspace ? { workspaceId: workspace[1]! } : {}) };
+}
+
+/**
+ * What is wrong with SigV4 settings for `url`, or undefined: an AMP URL must name its workspace
+ * (/workspaces/ws-…/) and be signed for its own region. `flag` names the region setting.
+ */
+export function sigv4Problem(url: string, region: string | undefined, flag: string): string | undefined {
+  const amp = ampWorkspaceOf(url);
+  if (amp === undefined) return undefined;
+  const shown = redactUserInfo(url);
+  if (amp.workspaceId === undefined)
+    return `${shown} is an Amazon Managed Prometheus URL without a workspace id: use https://aps-workspaces.${amp.region}.amazonaws.com/workspaces/ws-…/api/v1/… (the workspace's endpoint, shown in the AMP console)`;
+  if (region === undefined)
+    return `${shown} is Amazon Managed Prometheus, which only accepts SigV4-signed requests: set ${flag} ${amp.region}`;
+  if (region !== amp.region)
+    return `${flag} ${region} does not match the workspace's region ${amp.region} in ${shown}: set ${flag} ${amp.region}`;
+  return undefined;
+}
+
+/** The SigV4 settings of a source or a target: `{ region, service? }`. */
+export const sigv4Settings = () =>
+  strict({
+    region: matching(AWS_REGION_RE, 'use an AWS region name such as us-east-1'),
+    service: withDefault(matching(SIGV4_SERVICE_RE, 'use a SigV4 service name such as aps'), 'aps'),
+  });

@@ -188,8 +188,8 @@ describe('HttpQueryReader', () => {
     const r = reader(fake, {
       headers: { 'X-Scope-OrgID': 'team-a' },
       bearerToken: 'tok',
-      signRequest: async ({ method, url, headers, body }) => {
-        signed.push(`${method} ${url} ${body.length}`);
+      signer: async ({ method, url, headers, body }) => {
+        signed.push(`${method} ${url} ${body?.length}`);
         return { ...headers, Authorization: 'AWS4-HMAC-SHA256 test' };
       },
     });

@@ -486,3 +486,24 @@ describe('HttpRemoteReader and HA replicas', () => {
     expect(err.message).not.toContain('pw');
   });
 });
+
+describe('HttpRemoteReader with a request signer (SigV4)', () => {
+  it('signs the ReadRequest body as sent, and says what to check on 403', async () => {
+    const calls: Call[] = [];
+    const bodies: Uint8Array[] = [];
+    const r = reader(streamed, calls, {
+      signer: async (request) => {
+        bodies.push(request.body as Uint8Array);
+        return { ...request.headers, authorization: 'AWS4-HMAC-SHA256 test' };
+      },
+    });
+    expect(merged(await collect(r.read(WINDOW, JOB)))).toEqual(expectedInWindow());
+    expect(calls[0]!.headers.authorization).toBe('AWS4-HMAC-SHA256 test');
+    expect(decodeReadRequest(snappyUncompress(bodies[0]!))).toEqual(calls[0]!.request);
+    const refused = reader(() => new Response('denied', { status: 403 }), [], {
+      signer: async (request) => ({ ...request.headers }),
+    });
+    const err = await failure(collect(refused.read(WINDOW, JOB)));
+    expect(err.message).toMatch(/HTTP 403.*signed with SigV4: check the AWS credentials.*aps:QueryMetrics/);
+  });
+});

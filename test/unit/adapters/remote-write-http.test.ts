@@ -8,6 +8,7 @@ import {
   TargetUnavailableError,
 } from '../../../lambdas/core/errors';
 import type { SeriesPiece } from '../../../lambdas/core/types';
+import type { RequestSigner, SignableRequest } from '../../../lambdas/adapters/http-auth';
 
 const STALE_BITS = 0x7ff0000000000002n;
 
@@ -276,5 +277,55 @@ describe('HttpRemoteWriter', () => {
       expect(calls).toHaveLength(2);
       await expect(probe([() => new Response('down', { status: 503 })])).rejects.toBeInstanceOf(TargetUnavailableError);
     });
+  });
+});
+
+describe('HttpRemoteWriter with a request signer (SigV4)', () => {
+  it('signs every attempt over the body as sent and sends what the signer returns', async () => {
+    const calls: Call[] = [];
+    const signed: SignableRequest[] = [];
+    const signer: RequestSigner = async (request) => {
+      signed.push(request);
+      return { ...request.headers, authorization: `signed-${signed.length}`, 'x-amz-date': '20261203T000000Z' };
+    };
+    const writer = new HttpRemoteWriter({
+      url: 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write',
+      retry: fast,
+      signer,
+      fetchImpl: fakeFetch(
+        [() => new Response('boom', { status: 503 }), () => new Response(null, { status: 200 })],
+        calls,
+      ),
+    });
+    await writer.write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 });
+    expect(calls.map((c) => c.headers.authorization)).toEqual(['signed-1', 'signed-2']);
+    expect(signed.map((r) => [r.method, r.url])).toEqual([
+      ['POST', 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write'],
+      ['POST', 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write'],
+    ]);
+    expect(Buffer.from(signed[1]!.body as Uint8Array).equals(Buffer.from(calls[1]!.body))).toBe(true);
+    expect(signed[0]!.headers['Content-Encoding']).toBe('snappy');
+  });
+
+  it('names the signature as the thing to check when the target refuses it', async () => {
+    const writer = new HttpRemoteWriter({
+      url: 'http://t/api/v1/write',
+      retry: fast,
+      signer: async (r) => ({ ...r.headers, authorization: 'x' }),
+      fetchImpl: fakeFetch([() => new Response('denied', { status: 403 })], []),
+    });
+    const err = await writer.write({ series: [piece('up', [1], [0x3ff0000000000000n])], samples: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(TargetRejectedError);
+    expect((err as Error).message).toMatch(/refused the signed request: check the AWS credentials.*aps:RemoteWrite/);
+  });
+
+  it('refuses a signer together with basic auth or a bearer token', () => {
+    const signer: RequestSigner = async (r) => ({ ...r.headers });
+    expect(() => new HttpRemoteWriter({ url: 'http://u:p@t/api/v1/write', signer })).toThrow(
+      /both SigV4 signing and basic auth/,
+    );
+    expect(() => new HttpRemoteWriter({ url: 'http://t/api/v1/write', signer, bearerToken: 'tok-1' })).toThrow(
+      /both SigV4 signing and a bearer token/,
+    );
   });
 });
