@@ -18,6 +18,7 @@ import { createMetricsEmitter, type MetricsEmitter } from '../../lambdas/adapter
 import type { RuntimeConfig } from '../../lambdas/handlers/contracts';
 import { DEFAULT_TIMEOUT_MARGIN_MS, sourceReader, type HandlerDeps } from '../../lambdas/handlers/deps';
 import { isRemoteReadUrl } from '../../lambdas/schemas/fields';
+import { signerPerSettings } from '../../lambdas/adapters/sigv4';
 
 /** Remote read of one shard, as in lambdas/handlers/deps.ts. */
 
@@ -147,6 +148,7 @@ export function localDeps(options: LocalDepsOptions): HandlerDeps {
     writer: (url, credentials) => new HttpRemoteWriter({ url, ...credentials }),
     thawer: () => options.local.thawer,
     secrets: options.secrets,
+    signer: signerPerSettings(),
     nowMs: Date.now,
     log: options.log,
     metrics: options.metrics ?? createMetricsEmitter(() => {}),

@@ -127,3 +127,22 @@ export function sigv4Signer(options: SigV4Options): RequestSigner {
     return headers;
   };
 }
+
+/** The sigv4 settings of a source or a restore target. */
+export interface SigV4Settings {
+  readonly region: string;
+  readonly service: string;
+}
+
+/** One signer per region and service, all sharing one cached default credential chain. */
+export function signerPerSettings(): (settings: SigV4Settings) => RequestSigner {
+  const signers = new Map<string, RequestSigner>();
+  let chain: AwsCredentialIdentityProvider | undefined;
+  return ({ region, service }) => {
+    const key = `${region}/${service}`;
+    let signer = signers.get(key);
+    if (!signer)
+      signers.set(key, (signer = sigv4Signer({ region, service, credentials: (chain ??= defaultProvider()) })));
+    return signer;
+  };
+}

@@ -11,6 +11,7 @@ import { findSource } from '../adapters/runtime-config';
 import { refresher } from '../adapters/secrets';
 import { HANDLERS, type BackupShardOutput, type BackupShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
+import { withSigner } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
 import { validateBackupShardTask } from '../schemas/tasks';
 import { sourceUrls } from '../schemas/runtime-config';
@@ -23,9 +24,10 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
   ): Promise<BackupShardOutput> {
     const config = deps.config();
     const source = findSource(config, task.source);
-    const credentials = source.credentialsSecretName
-      ? await deps.secrets.credentials(source.credentialsSecretName)
-      : undefined;
+    const credentials = withSigner(
+      source.credentialsSecretName ? await deps.secrets.credentials(source.credentialsSecretName) : undefined,
+      source.sigv4 && deps.signer(source.sigv4),
+    );
     const reader = replicaReader(
       sourceUrls(source).map((url) =>
         deps.reader(url, credentials, credentials && refresher(deps.secrets, source.credentialsSecretName), {

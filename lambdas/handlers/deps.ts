@@ -13,6 +13,8 @@ import { HttpQueryReader } from '../adapters/prometheus-query';
 import type { SourceMode } from '../core/types';
 import { HttpRemoteWriter } from '../adapters/remote-write-http';
 import { S3ArchiveThawer } from '../adapters/s3-thaw';
+import { signerPerSettings, type SigV4Settings } from '../adapters/sigv4';
+import type { RequestSigner } from '../adapters/http-auth';
 import {
   createSecretsClient,
   SecretsManagerCredentials,
@@ -39,6 +41,8 @@ export interface HandlerDeps {
   readonly writer: (url: string, credentials: HttpCredentials | undefined, refresh?: Refresh) => RemoteWriter;
   readonly thawer: (config: RuntimeConfig) => ArchiveThawer;
   readonly secrets: SecretsProvider;
+  /** A SigV4 signer per region and service, sharing one cached credential chain. */
+  readonly signer: (settings: SigV4Settings) => RequestSigner;
   readonly nowMs: () => number;
   readonly log: Logger;
   readonly metrics: MetricsEmitter;
@@ -131,6 +135,7 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
       return thawer;
     },
     secrets: { credentials: (name) => secrets().credentials(name), refresh: (name) => secrets().refresh(name) },
+    signer: signerPerSettings(),
     nowMs: Date.now,
     log: createLogger({ level: parseLogLevel(env.LOG_LEVEL) }),
     metrics: createMetricsEmitter(),

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { CorruptShardError } from '../core/errors';
 import type { ObjectStore } from '../core/ports';
 import type { HttpCredentials, SecretsProvider } from '../adapters/secrets';
+import type { RequestSigner } from '../adapters/http-auth';
+import type { SigV4Settings } from '../adapters/sigv4';
 import type { Logger } from '../adapters/log';
 import type { RestoreShardTask, RuntimeConfig } from './contracts';
 import { readIdOf } from '../core/restore/report';
@@ -106,4 +108,31 @@ export async function targetCredentials(
     return undefined;
   }
   return secrets.credentials(name);
+}
+
+/**
+ * The signer for a restore target when restore.sigv4 is configured: like the secret, only for the
+ * configured target's origin (a signed request carries the role's session token).
+ */
+export function targetSigner(
+  config: RuntimeConfig,
+  target: string,
+  signer: (settings: SigV4Settings) => RequestSigner,
+  log: Logger,
+): RequestSigner | undefined {
+  const { sigv4, targetUrl } = config.restore;
+  if (sigv4 === undefined) return undefined;
+  if (targetUrl !== undefined && new URL(targetUrl).origin !== new URL(target).origin) {
+    log.warn('target differs from the configured restore.targetUrl: not signing requests to it', { target });
+    return undefined;
+  }
+  return signer(sigv4);
+}
+
+/** `credentials` with `signer` added, when there is one. */
+export function withSigner(
+  credentials: HttpCredentials | undefined,
+  signer: RequestSigner | undefined,
+): HttpCredentials | undefined {
+  return signer === undefined ? credentials : { ...credentials, signer };
 }

@@ -18,7 +18,7 @@ import { refresher } from '../adapters/secrets';
 import { HANDLERS, type RestoreShardOutput, type RestoreShardTask } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { ShardTimeoutError } from './errors';
-import { putJson, restoreReadId, restoreResultKey, targetCredentials } from './io';
+import { putJson, restoreReadId, restoreResultKey, targetCredentials, targetSigner, withSigner } from './io';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
 import { validateRestoreShardTask } from '../schemas/tasks';
 
@@ -38,7 +38,10 @@ export function createHandler(deps: HandlerDeps = defaultDeps()) {
       putJson(store, restoreResultKey(task.runId, readId), secrets.value({ ...r, ...read }) as RestoreShardRecord);
     try {
       const manifest = await readManifest(store, task.manifestKey);
-      const credentials = await targetCredentials(config, task.target, deps.secrets, context.log);
+      const credentials = withSigner(
+        await targetCredentials(config, task.target, deps.secrets, context.log),
+        targetSigner(config, task.target, deps.signer, context.log),
+      );
       const refresh = credentials && refresher(deps.secrets, config.restore.targetSecretName);
       const writer = deps.writer(task.target, credentials, refresh);
       // Before the first sample: a URL that is no receiver fails the shard as bad input.

@@ -22,6 +22,8 @@ import {
   REPLICA_MODES,
   secretName,
   selector,
+  sigv4Problem,
+  sigv4Settings,
   shardLength,
   SOURCE_MODES,
   sourceName,
@@ -131,6 +133,8 @@ const sourceFields = strict({
   replicaLabels: optionalList(labelName()),
   selectors: optionalList(selector()),
   credentialsSecretName: maybe(secretName()),
+  /** Sign requests with SigV4 (Amazon Managed Prometheus): {region, service?: 'aps'}. */
+  sigv4: maybe(sigv4Settings()),
   shardLength: withDefault(shardLength(), '1h'),
   /** EventBridge Scheduler expression: rate(...) or cron(...); default: the rate of the shard length. */
   schedule: maybe(text()),
@@ -204,6 +208,11 @@ const sourceSchema = sourceFields.transform((s, ctx) => {
         ? 'is missing: give the base URL of the Prometheus query API, e.g. http://thanos-query:9090'
         : 'is missing: give the Prometheus base URL (or its /api/v1/read URL), e.g. http://prometheus.internal:9090',
     );
+  for (const [i, url] of [primary, ...s.replicas].entries()) {
+    const problem = sigv4Problem(url, s.sigv4?.region, 'sigv4.region');
+    if (problem !== undefined)
+      return fail(i > 0 ? 'replicas' : s.remoteReadUrl !== undefined ? 'remoteReadUrl' : 'url', problem);
+  }
   const urls = 1 + s.replicas.length;
   return {
     name: s.name,
@@ -218,6 +227,7 @@ const sourceSchema = sourceFields.transform((s, ctx) => {
     replicaLabels: s.replicaLabels,
     selectors: s.selectors,
     ...(s.credentialsSecretName !== undefined ? { credentialsSecretName: s.credentialsSecretName } : {}),
+    ...(s.sigv4 !== undefined ? { sigv4: s.sigv4 } : {}),
     shardLengthMs: s.shardLength,
     schedule,
     schedulePeriodMs,
@@ -360,6 +370,8 @@ const restoreSchema = withDefault(
       }).transform((s) => new URL(s).toString()),
     ),
     targetSecretName: maybe(secretName()),
+    /** Sign remote writes with SigV4 (Amazon Managed Prometheus): {region, service?: 'aps'}; needs targetUrl. */
+    sigv4: maybe(sigv4Settings()),
     /** Remote-write requests in flight per shard. */
     concurrency: int(4, 1, 64),
     /** Shards restored in parallel (the Map's MaxConcurrency). */
@@ -369,13 +381,27 @@ const restoreSchema = withDefault(
     thawDays: int(3, 1, 30),
     pollInterval: pollInterval('5m'),
     expeditedPollInterval: pollInterval('1m'),
-  }).transform(({ targetUrl, targetSecretName, pollInterval, expeditedPollInterval, ...r }) => ({
-    ...(targetUrl !== undefined ? { targetUrl } : {}),
-    ...(targetSecretName !== undefined ? { targetSecretName } : {}),
-    ...r,
-    pollIntervalMs: pollInterval,
-    expeditedPollIntervalMs: expeditedPollInterval,
-  })),
+  }).transform(({ targetUrl, targetSecretName, sigv4, pollInterval, expeditedPollInterval, ...r }, ctx) => {
+    const fail = (key: string, message: string) => {
+      ctx.addIssue({ code: 'custom', path: [key], message });
+      return z.NEVER;
+    };
+    if (sigv4 !== undefined && targetUrl === undefined)
+      return fail(
+        'sigv4',
+        'needs targetUrl: the signed target (an Amazon Managed Prometheus workspace) is granted its remote write by its URL; add restore.targetUrl',
+      );
+    const problem = targetUrl === undefined ? undefined : sigv4Problem(targetUrl, sigv4?.region, 'sigv4.region');
+    if (problem !== undefined) return fail('targetUrl', problem);
+    return {
+      ...(targetUrl !== undefined ? { targetUrl } : {}),
+      ...(targetSecretName !== undefined ? { targetSecretName } : {}),
+      ...(sigv4 !== undefined ? { sigv4 } : {}),
+      ...r,
+      pollIntervalMs: pollInterval,
+      expeditedPollIntervalMs: expeditedPollInterval,
+    };
+  }),
   {},
 );
 export type RestoreConfig = z.output<typeof restoreSchema>;
@@ -522,6 +548,7 @@ export function toRuntimeConfig(config: PromvaultConfig, bucketName: string): Ru
         ...(s.replicaLabels.length > 0 ? { replicaLabels: s.replicaLabels } : {}),
         selectors: s.selectors,
         ...(s.credentialsSecretName !== undefined ? { credentialsSecretName: s.credentialsSecretName } : {}),
+        ...(s.sigv4 !== undefined ? { sigv4: s.sigv4 } : {}),
         shardLengthMs: s.shardLengthMs,
         lagMs: s.lagMs,
         initialLookbackMs: s.initialLookbackMs,
@@ -530,6 +557,7 @@ export function toRuntimeConfig(config: PromvaultConfig, bucketName: string): Ru
     restore: {
       ...(r.targetUrl !== undefined ? { targetUrl: r.targetUrl } : {}),
       ...(r.targetSecretName !== undefined ? { targetSecretName: r.targetSecretName } : {}),
+      ...(r.sigv4 !== undefined ? { sigv4: r.sigv4 } : {}),
       concurrency: r.concurrency,
       batchSamples: r.batchSamples,
       thawTier: r.thawTier,

@@ -17,6 +17,7 @@ import {
   nonEmpty,
   REPLICA_MODES,
   shardLengthMs,
+  sigv4Settings,
   SOURCE_MODES,
   sourceName,
   text,
@@ -59,6 +60,8 @@ const runtimeSourceSchema = z
       selectors: z.array(canonicalSelector(), { error: expected('a list of selectors') }).default([]),
       /** Secrets Manager secret with {"username","password"} or {"bearerToken"} or {"headers":{...}}. */
       credentialsSecretName: optionalName(),
+      /** Sign every request with SigV4 (Amazon Managed Prometheus). */
+      sigv4: sigv4Settings().optional(),
       shardLengthMs: shardLengthMs(),
       /** Never back up windows closer to now than this: the source may still be ingesting them. */
       lagMs: wholeNumber(0, 366 * DAY_MS),
@@ -119,6 +122,8 @@ export const runtimeConfigSchema = thenCheck(
               secretFix: 'put the credentials in the Secrets Manager secret named by targetSecretName',
             }).optional(),
             targetSecretName: optionalName(),
+            /** Sign remote writes (and the read-back) to targetUrl's origin with SigV4. */
+            sigv4: sigv4Settings().optional(),
             concurrency: wholeNumber(1, 64).default(CONFIG_DEFAULTS.restore.concurrency),
             batchSamples: wholeNumber(1, 1_000_000).default(CONFIG_DEFAULTS.restore.batchSamples),
             thawTier: choice(THAW_TIERS).default(CONFIG_DEFAULTS.restore.thawTier),

@@ -1,4 +1,5 @@
 /** Shared pieces of the handler tests: a temp DirectoryStore, fake reader/writer, captured logs. */
+import type { SigV4Settings } from '../../../lambdas/adapters/sigv4';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -121,6 +122,8 @@ export interface TestWorld {
   readonly readers: Map<string, FakeReader>;
   readonly writers: { url: string; credentials: HttpCredentials | undefined; writer: FakeWriter }[];
   readerCredentials: (HttpCredentials | undefined)[];
+  /** The sigv4 settings each signer was made for. */
+  signerSettings: SigV4Settings[];
   now: number;
   cleanup(): Promise<void>;
 }
@@ -142,6 +145,7 @@ export async function makeWorld(
     readers,
     writers: [],
     readerCredentials: [],
+    signerSettings: [],
     now: T0 + 7 * HOUR,
     deps: undefined as unknown as HandlerDeps,
     cleanup: () => rm(dir, { recursive: true, force: true }),
@@ -167,6 +171,10 @@ export async function makeWorld(
       'prom-creds': { bearerToken: 'source-token-123' },
       'target-creds': { basicAuth: { username: 'u', password: 'target-pw-456' } },
     }),
+    signer: (settings) => {
+      world.signerSettings.push(settings);
+      return async (r) => ({ ...r.headers, authorization: `AWS4-HMAC-SHA256 test ${settings.region}` });
+    },
     nowMs: () => world.now,
     log: createLogger({ sink: (l) => logs.push(l), level: 'debug' }),
     metrics: createMetricsEmitter((l) => metrics.push(l)),

@@ -296,3 +296,61 @@ describe('mode: remote-read or query', () => {
     expect(() => parseRuntimeConfig(JSON.stringify(doc))).toThrow(message);
   });
 });
+
+describe('sigv4 (Amazon Managed Prometheus)', () => {
+  const WS = 'https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-12345678-abcd-ef01-2345-6789abcdef01';
+  const amp = (extra: Record<string, unknown> = {}) => ({ remoteReadUrl: `${WS}/api/v1/read`, ...extra });
+
+  test('a source and the restore target carry sigv4 into the runtime config, service aps by default', () => {
+    const parsed = parseConfig(
+      config(amp({ sigv4: { region: 'us-east-1' } }), {
+        restore: { targetUrl: `${WS}/api/v1/remote_write`, sigv4: { region: 'us-east-1', service: 'aps' } },
+      }),
+    );
+    const runtime = parseRuntimeConfig(JSON.stringify(toRuntimeConfig(parsed, 'bucket')));
+    expect(runtime.sources[0]!.sigv4).toEqual({ region: 'us-east-1', service: 'aps' });
+    expect(runtime.restore.sigv4).toEqual({ region: 'us-east-1', service: 'aps' });
+    expect(parseRuntimeConfig(JSON.stringify(toRuntimeConfig(parseConfig(config()), 'b'))).sources[0]!.sigv4).toBe(
+      undefined,
+    );
+  });
+
+  test.each<[string, unknown, RegExp]>([
+    [
+      'an AMP URL without sigv4',
+      config(amp()),
+      /remoteReadUrl: .*only accepts SigV4-signed requests: set sigv4\.region us-east-1/,
+    ],
+    [
+      'an AMP URL without a workspace id',
+      config({
+        remoteReadUrl: 'https://aps-workspaces.us-east-1.amazonaws.com/api/v1/read',
+        sigv4: { region: 'us-east-1' },
+      }),
+      /remoteReadUrl: .*without a workspace id/,
+    ],
+    [
+      'another region than the workspace',
+      config(amp({ sigv4: { region: 'eu-west-1' } })),
+      /sigv4\.region eu-west-1 does not match the workspace's region us-east-1/,
+    ],
+    [
+      'a region that is none',
+      config({ sigv4: { region: 'Frankfurt' } }),
+      /sigv4\.region: "Frankfurt" is not valid: use an AWS region name/,
+    ],
+    ['an unknown key', config({ sigv4: { region: 'us-east-1', role: 'x' } }), /sigv4: unknown key "role"/],
+    [
+      'restore.sigv4 without a targetUrl',
+      config({}, { restore: { sigv4: { region: 'us-east-1' } } }),
+      /restore\.sigv4: needs targetUrl/,
+    ],
+    [
+      'an AMP target without sigv4',
+      config({}, { restore: { targetUrl: `${WS}/api/v1/remote_write` } }),
+      /restore\.targetUrl: .*set sigv4\.region us-east-1/,
+    ],
+  ])('refuses %s', (_name, raw, message) => {
+    expect(errorOf(raw)).toMatch(message);
+  });
+});
