@@ -9,6 +9,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { HANDLERS } from '../../lambdas/handlers/contracts';
+import { ampWorkspaceOf } from '../../lambdas/schemas/fields';
 import { toRuntimeConfig, type FunctionRole, type PromvaultConfig } from './config';
 import { ArchiveBucket, type PrefixAccess } from './constructs/archive-bucket';
 import { BackupWorkflow } from './constructs/backup-workflow';
@@ -48,6 +49,9 @@ export function archiveAccess(role: FunctionRole, config: PromvaultConfig): Pref
   const access = ARCHIVE_ACCESS[role];
   return config.bucket.archiveDays === null ? { ...access, restore: [] } : access;
 }
+
+/** What reading an Amazon Managed Prometheus workspace takes: queries, series, labels, metadata. */
+export const AMP_READ_ACTIONS = ['aps:QueryMetrics', 'aps:GetSeries', 'aps:GetLabels', 'aps:GetMetricMetadata'];
 
 /** Functions that talk to Prometheus or the remote-write target, and so may need the VPC. */
 const NETWORK_ROLES: readonly FunctionRole[] = ['backupShard', 'restoreShard'];
@@ -89,6 +93,7 @@ export class PromvaultStack extends Stack {
     }
     this.functions = functions;
     this.grantSecrets(config);
+    this.grantAmp(config);
 
     this.backup = new BackupWorkflow(this, 'Backup', {
       archive: this.archive,
@@ -138,6 +143,34 @@ export class PromvaultStack extends Stack {
     new CfnOutput(this, 'RestoreStateMachineArn', { value: this.restore.stateMachine.stateMachineArn });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
     acknowledgeJustifiedWildcards(this);
+  }
+
+  /**
+   * Amazon Managed Prometheus access for what is signed with SigV4 only, scoped to the workspaces
+   * the URLs name: reading for the sources' BackupShard, remote write for the restore target's
+   * RestoreShard. A signed URL that is not AMP gets no grant (its permissions are not ours to know).
+   */
+  private grantAmp(config: PromvaultConfig): void {
+    const workspaceArn = (url: string) => {
+      const amp = ampWorkspaceOf(url);
+      if (amp?.workspaceId === undefined) return [];
+      return [
+        this.formatArn({ service: 'aps', region: amp.region, resource: 'workspace', resourceName: amp.workspaceId }),
+      ];
+    };
+    const sourceWorkspaces = config.sources.flatMap((s) =>
+      s.sigv4 === undefined ? [] : [s.remoteReadUrl, ...s.replicas].flatMap(workspaceArn),
+    );
+    if (sourceWorkspaces.length > 0)
+      this.functions.backupShard.addToRolePolicy(
+        new iam.PolicyStatement({ actions: AMP_READ_ACTIONS, resources: [...new Set(sourceWorkspaces)] }),
+      );
+    const { targetUrl, sigv4 } = config.restore;
+    const targetWorkspaces = sigv4 !== undefined && targetUrl !== undefined ? workspaceArn(targetUrl) : [];
+    if (targetWorkspaces.length > 0)
+      this.functions.restoreShard.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['aps:RemoteWrite'], resources: targetWorkspaces }),
+      );
   }
 
   /** Read access to the named credentials secrets only, for the functions that use them. */

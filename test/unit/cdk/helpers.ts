@@ -73,3 +73,16 @@ export function allStates(definition: { [key: string]: Json }): Record<string, {
   visit(definition);
   return out;
 }
+
+/** A CloudFormation ARN expression as text: {"Fn::Join": …} with <Ref> and <Logical.Attribute> placeholders. */
+export function flatArn(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if ('Fn::Join' in v) {
+    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(flatArn).join(separator);
+  }
+  if ('Ref' in v) return `<${String(v.Ref)}>`;
+  if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+  return JSON.stringify(value);
+}
