@@ -129,8 +129,8 @@ Source modes: which to choose for which server.
     promvault backup --source-mode query --source http://thanos-query:9090 --store s3://b/thanos --from now-1d --to now-1h
     promvault backup --source-mode query --source http://mimir:8080/prometheus --header 'X-Scope-OrgID: team-a' --store ...
     promvault backup --source-mode query --source http://victoria:8428 --store ...
-    Amazon Managed Prometheus: --source https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>
-    (it needs SigV4-signed requests: docs/DEPLOY.md).
+    Amazon Managed Prometheus: --source https://aps-workspaces.<region>.amazonaws.com/workspaces/<id> --sigv4-region <region>
+    (SigV4-signed; credentials from the AWS default chain: docs/DEPLOY.md).
 Metric metadata (# TYPE, # HELP, # UNIT from /api/v1/metadata beside /api/v1/read) is stored with
   the families each shard holds. If the source cannot answer for it, the samples are still committed,
   but the shard is incomplete (named on stderr and in metadata_missing, exit 3) and pulled again next run.

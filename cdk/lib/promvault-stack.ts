@@ -159,7 +159,7 @@ export class PromvaultStack extends Stack {
       ];
     };
     const sourceWorkspaces = config.sources.flatMap((s) =>
-      s.sigv4 === undefined ? [] : [s.remoteReadUrl, ...s.replicas].flatMap(workspaceArn),
+      s.sigv4 === undefined ? [] : [s.remoteReadUrl ?? s.queryUrl!, ...s.replicas].flatMap(workspaceArn),
     );
     if (sourceWorkspaces.length > 0)
       this.functions.backupShard.addToRolePolicy(

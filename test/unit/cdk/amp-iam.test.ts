@@ -47,8 +47,9 @@ test('sources and the target signed with sigv4 get exactly their workspaces, eac
     sources: [
       {
         name: 'amp',
-        remoteReadUrl: amp('us-east-1', WS_A, '/api/v1/read'),
-        replicas: [amp('us-east-1', WS_B, '/api/v1/read')],
+        mode: 'query',
+        url: amp('us-east-1', WS_A, ''),
+        replicas: [amp('us-east-1', WS_B, '')],
         sigv4: { region: 'us-east-1' },
       },
       { name: 'plain', remoteReadUrl: 'http://prometheus.internal:9090' },
