@@ -131,7 +131,7 @@ Source modes: which to choose for which server.
     promvault backup --source-mode query --source http://victoria:8428 --store ...
     Amazon Managed Prometheus: --source https://aps-workspaces.<region>.amazonaws.com/workspaces/<id> --sigv4-region <region>
     (SigV4-signed; credentials from the AWS default chain: docs/DEPLOY.md).
-Metric metadata (# TYPE, # HELP, # UNIT from /api/v1/metadata beside /api/v1/read) is stored with
+Metric metadata (# TYPE, # HELP, # UNIT from the source's /api/v1/metadata, in both modes) is stored with
   the families each shard holds. If the source cannot answer for it, the samples are still committed,
   but the shard is incomplete (named on stderr and in metadata_missing, exit 3) and pulled again next run.
 Exit codes: 0 done; 3 finished, but shards are incomplete; 1 shards failed; 2 bad input.`,

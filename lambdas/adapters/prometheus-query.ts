@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_SAMPLES_PER_QUERY,
   type LabelMatcher,
   type Labels,
+  type MetricMetadata,
   type SeriesPiece,
   type TimeWindow,
 } from '../core/types';
@@ -36,6 +37,7 @@ import {
 } from '../core/prom/query-api';
 import { authHeaders, withoutUserInfo, type HttpCredentials } from './http-auth';
 import { describeWindow, networkReason, quoteBody } from './prometheus-remote-read';
+import { fetchPrometheusMetadata } from './prometheus-metadata';
 
 export interface QueryReaderOptions extends HttpCredentials {
   /** The Prometheus-compatible base URL, e.g. http://thanos-query:9090 or http://mimir/prometheus. */
@@ -190,6 +192,28 @@ export class HttpQueryReader implements PrometheusReader {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * The metric metadata of /api/v1/metadata under the base URL (Prometheus, Thanos Query, Mimir,
+   * Cortex and Amazon Managed Prometheus serve it); undefined when the server has none.
+   */
+  async metadata(signal?: AbortSignal): Promise<readonly MetricMetadata[] | undefined> {
+    const url = `${this.base}/api/v1/metadata`;
+    let headers: Record<string, string> = {
+      ...this.headers,
+      Accept: 'application/json',
+      'User-Agent': PRODUCT_USER_AGENT,
+    };
+    if (this.options.signer) headers = await this.options.signer({ method: 'GET', url, headers, body: '' });
+    return fetchPrometheusMetadata({
+      url: new URL(url),
+      endpoint: url,
+      headers,
+      timeoutMs: this.timeoutMs,
+      fetchImpl: this.fetchImpl,
+      signal,
+    });
   }
 
   /** As many series as the budget allows for the whole window, at the density seen last. */

@@ -46,6 +46,12 @@ function fakeApi(data: Stored[], options: FakeOptions = {}) {
     requests.push({ path: url.pathname, params, headers: { ...(init?.headers as Record<string, string>) } });
     if (options.status) return new Response(options.body ?? '', { status: options.status });
     const metric = (l: Labels) => Object.fromEntries(l.map((x) => [x.name, x.value]));
+    if (url.pathname.endsWith('/api/v1/metadata')) {
+      return json(200, {
+        status: 'success',
+        data: { pv_requests_total: [{ type: 'counter', help: 'Requests \\ served.', unit: '' }] },
+      });
+    }
     if (url.pathname.endsWith('/api/v1/series')) {
       const m = parseSelector(params.get('match[]')!);
       return json(200, {
@@ -199,6 +205,26 @@ describe('HttpQueryReader', () => {
       expect(req.headers['X-Scope-OrgID']).toBe('team-a');
       expect(req.headers['Authorization']).toBe('AWS4-HMAC-SHA256 test');
     }
+  });
+
+  it('reads metric metadata under the base URL, with the tenant header and a signed GET', async () => {
+    const fake = fakeApi(edges);
+    const signed: string[] = [];
+    const r = reader(fake, {
+      headers: { 'X-Scope-OrgID': 'team-a' },
+      signer: async ({ method, url, headers }) => {
+        signed.push(`${method} ${url}`);
+        return { ...headers, Authorization: 'AWS4-HMAC-SHA256 test' };
+      },
+    });
+    expect(await r.metadata()).toEqual([
+      { metricFamilyName: 'pv_requests_total', type: 'counter', help: 'Requests \\ served.', unit: '' },
+    ]);
+    expect(signed).toEqual(['GET http://query.test:9090/prefix/api/v1/metadata']);
+    expect(fake.requests[0]!.headers['X-Scope-OrgID']).toBe('team-a');
+    expect(fake.requests[0]!.headers['Authorization']).toBe('AWS4-HMAC-SHA256 test');
+    // A server without the metadata API (a 404) has none: not an error.
+    expect(await reader(fakeApi(edges, { status: 404 })).metadata()).toBeUndefined();
   });
 
   it('a 404 is refused with a hint about the base URL; a 503 is worth retrying', async () => {
