@@ -134,7 +134,7 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput): Promis
           window: { startMs: windowStart, endMs: windowStart + input.shardLengthMs },
           selector,
         };
-        await commitSnapshot(deps.store, ref, set, fetchedAtMs, deps.scraper.endpoint);
+        await commitSnapshot(deps.store, ref, set, fetchedAtMs, deps.scraper.endpoint, parsed.metadata);
         pending.set(refKey(ref), ref);
         report.snapshots++;
       }

@@ -21,6 +21,7 @@ import { CorruptShardError, ObjectNotFoundError, PreconditionFailedError } from 
 import { decodeShard } from '../format';
 import { parseManifest, readManifest, serializeManifest } from '../manifest';
 import type { ObjectInfo, ObjectStore } from '../ports';
+import type { MetricMetadata } from '../types';
 import { fetchVerified } from '../restore/fetch';
 import {
   isObjectKeyOf,
@@ -73,8 +74,15 @@ export async function listPendingWindows(store: ObjectStore, source: string): Pr
   return refs.sort((a, b) => a.window.startMs - b.window.startMs);
 }
 
-async function addShard(set: SeriesSet, store: ObjectStore, manifest: ShardManifest): Promise<void> {
-  for await (const piece of decodeShard(await fetchVerified(store, manifest))) set.addPiece(piece);
+/** Adds a shard's samples to `set` and its metric metadata to `metadata`. */
+async function addShard(
+  set: SeriesSet,
+  metadata: MetricMetadata[],
+  store: ObjectStore,
+  manifest: ShardManifest,
+): Promise<void> {
+  const onMetadata = (entries: readonly MetricMetadata[]) => metadata.push(...entries);
+  for await (const piece of decodeShard(await fetchVerified(store, manifest), { onMetadata })) set.addPiece(piece);
 }
 
 export interface CompactOptions {
@@ -108,9 +116,11 @@ export async function compactWindow(
   const stored = await store.getVersioned(mKey);
   const existing = stored === undefined ? undefined : parseManifest(stored.bytes, mKey);
   const set = new SeriesSet();
+  // Every entry seen; the encoder picks one per family whatever their order.
+  const metadata: MetricMetadata[] = [];
   try {
-    if (existing !== undefined) await addShard(set, store, existing);
-    for (const s of snapshots) await addShard(set, store, s);
+    if (existing !== undefined) await addShard(set, metadata, store, existing);
+    for (const s of snapshots) await addShard(set, metadata, store, s);
   } catch (err) {
     // A snapshot deleted meanwhile was compacted by another run: start over next time.
     if (err instanceof ObjectNotFoundError) return raced();
@@ -133,6 +143,7 @@ export async function compactWindow(
       pulledFrom: options.endpoint,
       complete: () => ref.window.endMs <= nowMs,
       createdAtMs: nowMs,
+      metadata,
     });
     const check = await verifyShard(store, written);
     if (check.verdict !== 'ok' || written.samples !== samples || written.series !== pieces.length) {

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { serializeManifest } from '../manifest';
 import type { ObjectStore } from '../ports';
+import type { MetricMetadata } from '../types';
 import type { ParsedExposition } from '../prom/exposition';
 import { snapshotKeys, type ShardManifest, type ShardRef } from '../shard';
 import { once, storeShardObject } from '../backup/store-object';
@@ -72,6 +73,7 @@ export async function commitSnapshot(
   samples: SeriesSet,
   fetchedAtMs: number,
   endpoint: string,
+  metadata?: readonly MetricMetadata[],
 ): Promise<ShardManifest> {
   const keys = snapshotKeys(ref, fetchedAtMs, randomBytes(4).toString('hex'));
   const manifest = await storeShardObject(store, {
@@ -81,6 +83,7 @@ export async function commitSnapshot(
     pulledFrom: endpoint,
     complete: () => false,
     createdAtMs: fetchedAtMs,
+    metadata,
   });
   await store.put(keys.manifest, once(serializeManifest(manifest)));
   return manifest;

@@ -6,6 +6,9 @@ import { readCheckpoint } from '../../../../lambdas/core/backup/commit';
 import { compactWindow, listPendingWindows } from '../../../../lambdas/core/federate/compact';
 import { runCapture } from '../../../../lambdas/core/federate/capture';
 import { listAllManifests } from '../../../../lambdas/core/manifest';
+import { decodeShard } from '../../../../lambdas/core/format';
+import { fetchVerified } from '../../../../lambdas/core/restore/fetch';
+import type { MetricMetadata } from '../../../../lambdas/core/types';
 import type { ObjectStore } from '../../../../lambdas/core/ports';
 import { manifestKey } from '../../../../lambdas/core/shard';
 import { verifyShard } from '../../../../lambdas/core/verify';
@@ -71,6 +74,12 @@ describe('runCapture', () => {
       [FED_START - 5000, FED_START + 25_000, true],
     ]);
     expect(await storedSamples()).toEqual(ticks(3).flatMap(tickSamples).sort());
+    // The # TYPE/# HELP of the snapshots reach the compacted shard.
+    expect(manifests[0]!.metadata_families).toBe(1);
+    const stored: MetricMetadata[] = [];
+    const onMetadata = (entries: readonly MetricMetadata[]) => stored.push(...entries);
+    for await (const piece of decodeShard(await fetchVerified(store, manifests[0]!), { onMetadata })) void piece;
+    expect(stored).toEqual(report.metadata);
     expect((await readCheckpoint(store, 'fedcrash'))?.end_ms).toBe(FED_START + 25_000);
     // The first window's snapshots are gone; the open window's two wait.
     const snapshots = await keys('snapshots/');
