@@ -290,8 +290,12 @@ export class HttpRemoteReader implements PrometheusReader {
   async metadata(signal?: AbortSignal): Promise<readonly MetricMetadata[] | undefined> {
     const url = metadataUrlBesideRead(this.url);
     if (!url) return undefined;
-    const headers: Record<string, string> = { ...this.options.headers };
+    let headers: Record<string, string> = { ...this.options.headers };
     if (this.headers['Authorization']) headers['Authorization'] = this.headers['Authorization'];
+    if (this.options.signer) {
+      headers = { ...headers, Accept: 'application/json', 'User-Agent': PRODUCT_USER_AGENT };
+      headers = await this.options.signer({ method: 'GET', url: url.toString(), headers, body: '' });
+    }
     return fetchPrometheusMetadata({
       url,
       endpoint: describeUrl(url),

@@ -63,7 +63,8 @@ export async function startSigV4Proxy(
         const out: Record<string, string> = {};
         for (const name of ['content-type', 'content-encoding']) {
           const v = answer.headers.get(name);
-          if (v !== null) out[name] = v;
+          // fetch has already undone gzip, deflate and br (e.g. /api/v1/metadata); snappy stays.
+          if (v !== null && !(name === 'content-encoding' && /^(gzip|deflate|br)$/i.test(v))) out[name] = v;
         }
         res.writeHead(answer.status, out);
         if (answer.body) Readable.fromWeb(answer.body as import('node:stream/web').ReadableStream).pipe(res);
