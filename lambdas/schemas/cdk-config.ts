@@ -80,6 +80,13 @@ const optionalDays = (fallback: number, min: number, max: number) =>
 
 const CREDENTIALS_FIX = 'use credentialsSecretName (a Secrets Manager secret)';
 
+/** How a source is captured: the backup modes, or federate (scheduled /federate capture, no history). */
+const CONFIG_SOURCE_MODES = [...SOURCE_MODES, 'federate'] as const;
+/** Federate mode: a capture function runs every minute, the shortest EventBridge Scheduler period. */
+export const FEDERATE_SCHEDULE = 'rate(1 minute)';
+/** Federate mode: fetches per capture; Prometheus scrapes no faster than every second. */
+const FEDERATE_INTERVAL = { fallbackMs: 15_000, minMs: 1000, maxMs: MINUTE };
+
 /** Accepts the Prometheus base URL or the full remote-read URL; returns the latter. */
 const remoteReadUrl = () => sourceUrl().transform(toRemoteReadUrl);
 /** A source URL as written; the source's mode says what it must point at. */
@@ -121,8 +128,10 @@ const sourceFields = strict({
   remoteReadUrl: maybe(remoteReadUrl()),
   /** Base URL of the primary: remote read is under it, or the query API in query mode. */
   url: maybe(sourceUrl()),
-  /** How the source is read: remote-read (default) or query (the HTTP query API). */
-  mode: maybe(choice(SOURCE_MODES)),
+  /** How the source is read: remote-read (default), query (the HTTP query API) or federate (captured). */
+  mode: maybe(choice(CONFIG_SOURCE_MODES)),
+  /** Federate mode: time between two /federate fetches. */
+  interval: maybe(duration()),
   /** HA replicas of the primary, written like its URL. */
   replicas: optionalList(sourceUrl()),
   /** Query mode: most samples one query answer is planned to hold. */
@@ -153,6 +162,9 @@ const sourceSchema = sourceFields.transform((s, ctx) => {
     ctx.addIssue({ code: 'custom', path: [key], message });
     return z.NEVER;
   };
+  if (s.mode === 'federate') return federateSource(s, fail);
+  if (s.interval !== undefined)
+    return fail('interval', 'is for "mode": "federate" only: remove it, or set "mode": "federate"');
   let schedulePeriodMs: number;
   const rate = RATE_RE.exec(schedule);
   if (rate !== null) {
@@ -221,6 +233,8 @@ const sourceSchema = sourceFields.transform((s, ctx) => {
     remoteReadUrl: mode === 'query' ? undefined : toRemoteReadUrl(primary),
     /** Query mode: the primary's query API base URL. */
     queryUrl: mode === 'query' ? primary : undefined,
+    federateUrl: undefined,
+    intervalMs: undefined,
     replicas: mode === 'query' ? s.replicas : s.replicas.map(toRemoteReadUrl),
     ...(s.maxSamplesPerQuery !== undefined ? { maxSamplesPerQuery: s.maxSamplesPerQuery } : {}),
     replicaMode: s.replicaMode ?? defaultReplicaMode(urls),
@@ -238,6 +252,65 @@ const sourceSchema = sourceFields.transform((s, ctx) => {
   };
 });
 export type SourceConfig = z.output<typeof sourceSchema>;
+
+/**
+ * A federate-mode source: captured by a function every minute, never backed up by the backup
+ * state machine (/federate has no history to pull), so the backup-only keys are refused.
+ */
+function federateSource(s: z.output<typeof sourceFields>, fail: (key: string, message: string) => never) {
+  const backupOnly = [
+    ['remoteReadUrl', s.remoteReadUrl],
+    ['replicas', s.replicas.length > 0 ? s.replicas : undefined],
+    ['replicaMode', s.replicaMode],
+    ['replicaLabels', s.replicaLabels.length > 0 ? s.replicaLabels : undefined],
+    ['maxSamplesPerQuery', s.maxSamplesPerQuery],
+    ['schedule', s.schedule],
+    ['schedulePeriod', s.schedulePeriod],
+    // /federate is never signed: Amazon Managed Prometheus, the one SigV4 server, has no /federate.
+    ['sigv4', s.sigv4],
+  ] as const;
+  for (const [key, value] of backupOnly)
+    if (value !== undefined)
+      return fail(
+        key,
+        `is not for "mode": "federate": a federate source is captured from "url" every minute (${FEDERATE_SCHEDULE}); remove ${key}`,
+      );
+  if (s.url === undefined)
+    return fail('url', 'is missing: give the Prometheus base URL that serves /federate, e.g. http://prometheus:9090');
+  if (isRemoteReadUrl(s.url))
+    return fail(
+      'url',
+      `${s.url} is a remote-read URL, but "mode" is "federate": give the base URL that serves /federate`,
+    );
+  const intervalMs = s.interval ?? FEDERATE_INTERVAL.fallbackMs;
+  if (intervalMs < FEDERATE_INTERVAL.minMs || intervalMs > FEDERATE_INTERVAL.maxMs)
+    return fail(
+      'interval',
+      `${formatDuration(intervalMs)} must be between 1s and 1m (one capture per minute): use e.g. 15s, the scrape interval`,
+    );
+  return {
+    name: s.name,
+    mode: 'federate' as const,
+    remoteReadUrl: undefined,
+    queryUrl: undefined,
+    /** Federate mode: the base URL serving /federate. */
+    federateUrl: s.url,
+    intervalMs,
+    sigv4: undefined,
+    replicas: [] as string[],
+    replicaMode: defaultReplicaMode(1),
+    replicaLabels: [] as string[],
+    selectors: s.selectors,
+    ...(s.credentialsSecretName !== undefined ? { credentialsSecretName: s.credentialsSecretName } : {}),
+    shardLengthMs: s.shardLength,
+    schedule: FEDERATE_SCHEDULE,
+    schedulePeriodMs: MINUTE,
+    lagMs: s.lag,
+    initialLookbackMs: s.initialLookback,
+    maxConcurrency: s.maxConcurrency,
+    ...(s.vpc !== undefined ? { vpc: s.vpc } : {}),
+  };
+}
 
 // ---- promvault.bucket ----
 
@@ -474,6 +547,8 @@ export const promvaultConfigSchema = thenCheck(configFields, (c, ctx) => {
   c.sources.forEach((s, i) => {
     if (seen.has(s.name)) fail(['sources', i, 'name'], `${s.name} is used twice: every source needs its own name`);
     seen.add(s.name);
+    // A federate source has no backup schedule: its windows are compacted as they complete.
+    if (s.mode === 'federate') return;
     // Right after a healthy run the checkpoint lags now by up to one shard plus the lag.
     const { stalenessFactor } = c.monitoring;
     const healthyLagMs = s.shardLengthMs + s.lagMs;
@@ -538,7 +613,8 @@ export function toRuntimeConfig(config: PromvaultConfig, bucketName: string): Ru
   return {
     bucket: bucketName,
     prefix: config.bucket.prefix,
-    sources: config.sources.map((s) => {
+    sources: config.sources.flatMap((s) => {
+      if (s.mode === 'federate') return [];
       const urls = [s.remoteReadUrl ?? s.queryUrl!, ...s.replicas];
       return {
         name: s.name,
@@ -554,6 +630,7 @@ export function toRuntimeConfig(config: PromvaultConfig, bucketName: string): Ru
         initialLookbackMs: s.initialLookbackMs,
       };
     }),
+    ...federateRuntimeSources(config),
     restore: {
       ...(r.targetUrl !== undefined ? { targetUrl: r.targetUrl } : {}),
       ...(r.targetSecretName !== undefined ? { targetSecretName: r.targetSecretName } : {}),
@@ -566,4 +643,23 @@ export function toRuntimeConfig(config: PromvaultConfig, bucketName: string): Ru
     inlinePlanLimit: config.inlinePlanLimit,
     ...(config.gcGrace !== DEFAULT_GC_GRACE_MS ? { gcGraceMs: config.gcGrace } : {}),
   };
+}
+
+/** Federate-mode sources, in their own list: the backup handlers never see them. */
+function federateRuntimeSources(config: PromvaultConfig): Pick<RuntimeConfigSent, 'federateSources'> {
+  const sources = config.sources.flatMap((s) =>
+    s.mode === 'federate'
+      ? [
+          {
+            name: s.name,
+            url: s.federateUrl!,
+            intervalMs: s.intervalMs!,
+            selectors: s.selectors,
+            ...(s.credentialsSecretName !== undefined ? { credentialsSecretName: s.credentialsSecretName } : {}),
+            shardLengthMs: s.shardLengthMs,
+          },
+        ]
+      : [],
+  );
+  return sources.length > 0 ? { federateSources: sources } : {};
 }

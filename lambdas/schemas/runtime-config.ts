@@ -93,6 +93,21 @@ const runtimeSourceSchema = z
     };
   });
 
+/** A federate-mode source: captured from `url`/federate by the FederateCapture function. */
+const runtimeFederateSourceSchema = z.object(
+  {
+    name: sourceName(),
+    /** The Prometheus base URL serving /federate. */
+    url: httpUrl({ example: 'http://prometheus:9090', secretFix: SECRET_FIX }),
+    /** Time between two /federate fetches. */
+    intervalMs: wholeNumber(1000, 60_000),
+    selectors: z.array(canonicalSelector(), { error: expected('a list of selectors') }).default([]),
+    credentialsSecretName: optionalName(),
+    shardLengthMs: shardLengthMs(),
+  },
+  { error: expected('an object') },
+);
+
 function urlList(what: string, example: string) {
   return z
     .array(httpUrl({ example, secretFix: SECRET_FIX }), { error: expected(`a list of ${what} URLs`) })
@@ -114,6 +129,10 @@ export const runtimeConfigSchema = thenCheck(
             .join('/'),
         ),
       sources: z.array(runtimeSourceSchema, { error: expected('a list of sources') }),
+      /** Federate-mode sources (never backed up by the state machine). */
+      federateSources: z
+        .array(runtimeFederateSourceSchema, { error: expected('a list of federate sources') })
+        .default([]),
       restore: z
         .object(
           {
@@ -141,20 +160,22 @@ export const runtimeConfigSchema = thenCheck(
   ),
   (config, ctx) => {
     const seen = new Set<string>();
-    config.sources.forEach((s, i) => {
-      if (seen.has(s.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['sources', i, 'name'],
-          message: `${s.name} is used twice: names must be unique`,
-        });
-      seen.add(s.name);
-    });
+    for (const key of ['sources', 'federateSources'] as const)
+      config[key].forEach((s, i) => {
+        if (seen.has(s.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [key, i, 'name'],
+            message: `${s.name} is used twice: names must be unique`,
+          });
+        seen.add(s.name);
+      });
   },
 );
 
 export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
 export type RuntimeSource = RuntimeConfig['sources'][number];
+export type RuntimeFederateSource = RuntimeConfig['federateSources'][number];
 
 /** The URLs a source is read from, primary first: remote-read URLs, or query API base URLs in query mode. */
 export function sourceUrls(source: RuntimeSource): readonly string[] {

@@ -40,6 +40,7 @@ export function testConfig(overrides: Partial<RuntimeConfig> = {}): RuntimeConfi
         initialLookbackMs: 6 * HOUR,
       },
     ],
+    federateSources: [],
     restore: {
       targetUrl: TARGET,
       targetSecretName: 'target-creds',

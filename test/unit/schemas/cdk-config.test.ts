@@ -194,6 +194,79 @@ describe('boundaries', () => {
   });
 });
 
+describe('mode: federate', () => {
+  const runtimeOf = (extra: Record<string, unknown>) =>
+    parseRuntimeConfig(
+      JSON.stringify(
+        toRuntimeConfig(parseConfig({ sources: [source(), { name: 'fed', mode: 'federate', ...extra }] }), 'b'),
+      ),
+    );
+
+  test('is accepted with url and interval, and goes to federateSources, not to the backup sources', () => {
+    const runtime = runtimeOf({ url: 'http://p:9090', interval: '5s', selectors: ['up'] });
+    expect(runtime.sources.map((s) => s.name)).toEqual(['prod']);
+    expect(runtime.federateSources).toEqual([
+      { name: 'fed', url: 'http://p:9090', intervalMs: 5000, selectors: ['{__name__="up"}'], shardLengthMs: 3_600_000 },
+    ]);
+  });
+
+  test('captures every 15s by default, scheduled every minute, with no staleness limit from the shard length', () => {
+    const c = parseConfig({ sources: [{ name: 'fed', mode: 'federate', url: 'http://p:9090', shardLength: '1d' }] });
+    expect(c.sources[0]).toMatchObject({ mode: 'federate', intervalMs: 15_000, schedule: 'rate(1 minute)' });
+    expect(toRuntimeConfig(c, 'b').sources).toEqual([]);
+  });
+
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    [
+      'an interval under 1s',
+      { url: 'http://p', interval: '500ms' },
+      /sources\[1\]\.interval: 500ms must be between 1s and 1m/,
+    ],
+    [
+      'an interval over a minute',
+      { url: 'http://p', interval: '2m' },
+      /sources\[1\]\.interval: 2m must be between 1s and 1m/,
+    ],
+    ['an interval that is no duration', { url: 'http://p', interval: 'often' }, /sources\[1\]\.interval: /],
+    ['no url', {}, /sources\[1\]\.url: is missing: give the Prometheus base URL that serves \/federate/],
+    [
+      'a remote-read url',
+      { url: 'http://p/api/v1/read' },
+      /sources\[1\]\.url: .* is a remote-read URL, but "mode" is "federate"/,
+    ],
+    ['remoteReadUrl', { remoteReadUrl: 'http://p' }, /sources\[1\]\.remoteReadUrl: is not for "mode": "federate"/],
+    ['replicas', { url: 'http://p', replicas: ['http://q'] }, /sources\[1\]\.replicas: is not for "mode": "federate"/],
+    [
+      'a schedule',
+      { url: 'http://p', schedule: 'rate(5 minutes)' },
+      /sources\[1\]\.schedule: is not for "mode": "federate"/,
+    ],
+  ])('refuses %s, naming the key', (_name, extra, message) => {
+    expect(errorOf({ sources: [source(), { name: 'fed', mode: 'federate', ...extra }] })).toMatch(message);
+  });
+
+  test('refuses interval outside federate mode', () => {
+    expect(errorOf(config({ interval: '15s' }))).toMatch(/sources\[0\]\.interval: is for "mode": "federate" only/);
+  });
+
+  test('refuses a federate source named like a backup source in the runtime config', () => {
+    const runtime = {
+      bucket: 'b',
+      sources: [
+        {
+          name: 'x',
+          remoteReadUrls: ['http://a/api/v1/read'],
+          shardLengthMs: 3_600_000,
+          lagMs: 0,
+          initialLookbackMs: 1,
+        },
+      ],
+      federateSources: [{ name: 'x', url: 'http://a', intervalMs: 15_000, shardLengthMs: 3_600_000 }],
+    };
+    expect(() => parseRuntimeConfig(JSON.stringify(runtime))).toThrow(/federateSources\[0\]\.name: x is used twice/);
+  });
+});
+
 describe('mode: remote-read or query', () => {
   const base = { name: 'q' };
   const runtimeOf = (extra: Record<string, unknown>) =>
@@ -265,8 +338,8 @@ describe('mode: remote-read or query', () => {
     ],
     [
       'an unknown mode',
-      { mode: 'federate', url: 'http://t' },
-      /sources\[0\]\.mode: "federate" is not one of remote-read, query/,
+      { mode: 'scrape', url: 'http://t' },
+      /sources\[0\]\.mode: "scrape" is not one of remote-read, query, federate/,
     ],
   ])('refuses %s', (_name, extra, message) => {
     expect(errorOf({ sources: [{ ...base, ...extra }] })).toMatch(message);

@@ -17,6 +17,7 @@ test('defaults fill what the JSON leaves out', () => {
     bucket: 'b',
     prefix: '',
     sources: [{ ...source, mode: 'remote-read', replicaMode: 'failover', replicaLabels: [], selectors: [] }],
+    federateSources: [],
     restore: { concurrency: 4, batchSamples: 5000, thawTier: 'Bulk', thawDays: 7 },
     inlinePlanLimit: 500,
     gcGraceMs: 3_600_000,
