@@ -5,7 +5,7 @@
 import { InputError } from '../lambdas/core/errors';
 import { formatDuration, parseDuration, sleep } from '../lambdas/core/time';
 import { formatSelector, parseSelector } from '../lambdas/core/prom/selector';
-import { runCapture, type CaptureInput } from '../lambdas/core/federate/capture';
+import { captureCounts, runCapture, type CaptureInput } from '../lambdas/core/federate/capture';
 import { HttpFederateScraper } from '../lambdas/adapters/prometheus-federate';
 import { openStore } from '../lambdas/adapters/open-store';
 import { storeOptions, type StoreFlags } from './store-flags';
@@ -109,15 +109,7 @@ export async function federateCommand(flags: FederateFlags): Promise<void> {
       source: input.source,
       store: store.location,
       endpoint: scraper.endpoint,
-      snapshots: report.snapshots,
-      series: report.series,
-      samples: report.samples,
-      compacted_shards: report.compacted_shards,
-      fetches: report.fetches,
-      failed_fetches: report.failed_fetches,
-      failed_compactions: report.failed_compactions,
-      pending_windows: report.pending_windows,
-      conflicting_samples: report.conflicting_samples,
+      ...captureCounts(report),
       metric_families: report.metadata.length,
       errors: report.errors,
     });

@@ -16,7 +16,8 @@ import { parseCredentials, type HttpCredentials, type SecretsProvider } from '..
 import { createLogger, type Logger, type LogLevel } from '../../lambdas/adapters/log';
 import { createMetricsEmitter, type MetricsEmitter } from '../../lambdas/adapters/emf';
 import type { RuntimeConfig } from '../../lambdas/handlers/contracts';
-import { DEFAULT_TIMEOUT_MARGIN_MS, sourceReader, type HandlerDeps } from '../../lambdas/handlers/deps';
+import { DEFAULT_TIMEOUT_MARGIN_MS, sourceReader, sourceScraper, type HandlerDeps } from '../../lambdas/handlers/deps';
+import { sleep } from '../../lambdas/core/time';
 import { isRemoteReadUrl } from '../../lambdas/schemas/fields';
 import { signerPerSettings } from '../../lambdas/adapters/sigv4';
 
@@ -146,6 +147,8 @@ export function localDeps(options: LocalDepsOptions): HandlerDeps {
     // Credentials are never refreshed locally: a secrets file does not rotate.
     reader: (url, credentials, _refresh, readerOptions) => sourceReader(url, credentials, undefined, readerOptions),
     writer: (url, credentials) => new HttpRemoteWriter({ url, ...credentials }),
+    scraper: sourceScraper,
+    sleep,
     thawer: () => options.local.thawer,
     secrets: options.secrets,
     signer: signerPerSettings(),

@@ -4,7 +4,13 @@
  * the schema is lambdas/schemas/runtime-config.ts.
  */
 import { InputError } from '../core/errors';
-import { CONFIG_VARIABLE, parseRuntimeConfig, type RuntimeConfig, type RuntimeSource } from '../schemas/runtime-config';
+import {
+  CONFIG_VARIABLE,
+  parseRuntimeConfig,
+  type RuntimeConfig,
+  type RuntimeFederateSource,
+  type RuntimeSource,
+} from '../schemas/runtime-config';
 
 export { CONFIG_VARIABLE, parseRuntimeConfig } from '../schemas/runtime-config';
 
@@ -14,6 +20,17 @@ export function findSource(config: RuntimeConfig, name: string, field = 'source'
   if (source === undefined) {
     throw new InputError(
       `${field} ${JSON.stringify(name)} is not a configured source; configured: ${config.sources.map((s) => s.name).join(', ') || '(none)'}`,
+    );
+  }
+  return source;
+}
+
+/** The configured federate-mode source called `name`. */
+export function findFederateSource(config: RuntimeConfig, name: string): RuntimeFederateSource {
+  const source = config.federateSources.find((s) => s.name === name);
+  if (source === undefined) {
+    throw new InputError(
+      `source ${JSON.stringify(name)} is not a federate-mode source; configured: ${config.federateSources.map((s) => s.name).join(', ') || '(none)'} (set "mode": "federate" on it in cdk.json)`,
     );
   }
   return source;

@@ -3,13 +3,15 @@
  * DirectoryStore, a fake reader, a fixed clock), Lambda uses the defaults. Defaults are lazy,
  * so importing a handler creates no client and reads no environment.
  */
-import type { ObjectStore, PrometheusReader, RemoteWriter } from '../core/ports';
+import type { FederateScraper, ObjectStore, PrometheusReader, RemoteWriter } from '../core/ports';
 import type { ArchiveThawer } from '../core/restore/thaw';
 import { createS3Client, S3Store } from '../adapters/s3-store';
 import { DirectoryStore } from '../adapters/dir-store';
 import { RESPONSE_CAPS } from '../adapters/read-capped';
 import { HttpRemoteReader } from '../adapters/prometheus-remote-read';
 import { HttpQueryReader } from '../adapters/prometheus-query';
+import { HttpFederateScraper } from '../adapters/prometheus-federate';
+import { sleep } from '../core/time';
 import type { SourceMode } from '../core/types';
 import { HttpRemoteWriter } from '../adapters/remote-write-http';
 import { S3ArchiveThawer } from '../adapters/s3-thaw';
@@ -39,6 +41,10 @@ export interface HandlerDeps {
     options?: ReaderOptions,
   ) => PrometheusReader;
   readonly writer: (url: string, credentials: HttpCredentials | undefined, refresh?: Refresh) => RemoteWriter;
+  /** The /federate endpoint under a Prometheus base URL (federate-mode sources). */
+  readonly scraper: (url: string, credentials: HttpCredentials | undefined) => FederateScraper;
+  /** Waits between two federate captures; rejects when `signal` aborts. */
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly thawer: (config: RuntimeConfig) => ArchiveThawer;
   readonly secrets: SecretsProvider;
   /** A SigV4 signer per region and service, sharing one cached credential chain. */
@@ -80,6 +86,14 @@ const LAMBDA_READ_SETTINGS = {
  */
 export const STORE_DIR_VARIABLE = 'PROMVAULT_STORE_DIR';
 const READABLE: ArchiveThawer = { status: async () => 'readable', requestThaw: async () => 'readable' };
+
+/** One /federate answer: a capture interval is at most a minute, and the timeout guard bounds it too. */
+const FEDERATE_TIMEOUT_MS = 30_000;
+
+/** The /federate scraper of a federate-mode source. */
+export function sourceScraper(url: string, credentials: HttpCredentials | undefined): FederateScraper {
+  return new HttpFederateScraper({ url, ...credentials, timeoutMs: FEDERATE_TIMEOUT_MS });
+}
 
 /** The reader of one replica of a configured source, by its mode. */
 export function sourceReader(
@@ -125,6 +139,8 @@ export function defaultDeps(env: NodeJS.ProcessEnv = process.env): HandlerDeps {
         refreshCredentials: refresh,
         timeoutSetting: 'nothing in Lambda (the remote-write timeout is fixed): check that the target keeps up',
       }),
+    scraper: sourceScraper,
+    sleep,
     thawer: (config) => {
       let thawer = thawers.get(config);
       if (!thawer)

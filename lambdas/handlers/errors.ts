@@ -17,3 +17,6 @@ export class ShardsFailedError extends PermanentError {
     super(message);
   }
 }
+
+/** A federate capture missed fetches or left a compaction undone; what it captured is committed. */
+export class CaptureIncompleteError extends PermanentError {}

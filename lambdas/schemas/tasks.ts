@@ -188,6 +188,9 @@ export const reportInputSchema = z.object(
   { error: expected('a JSON object') },
 );
 
+/** What the schedule sends the FederateCapture function: the federate-mode source to capture. */
+export const federateCaptureInputSchema = z.object({ source: sourceName() }, { error: expected('a JSON object') });
+
 export type BackupInput = z.output<typeof backupInputSchema>;
 export type BackupInputSent = z.input<typeof backupInputSchema>;
 export type BackupShardTask = z.output<typeof backupShardTaskSchema>;
@@ -198,6 +201,7 @@ export type ThawInput = z.output<typeof thawInputSchema>;
 export type RestoreShardTask = z.output<typeof restoreShardTaskSchema>;
 export type RestoreShardTaskSent = z.input<typeof restoreShardTaskSchema>;
 export type ReportInput = z.output<typeof reportInputSchema>;
+export type FederateCaptureInput = z.output<typeof federateCaptureInputSchema>;
 
 /** Parses a task's input (`event`), or throws InputError naming the field: `invalid input: field endMs: …`. */
 export type Validator<T> = (event: unknown) => T;
@@ -219,6 +223,7 @@ export const validateRestoreInput = validator(restoreInputSchema);
 export const validateThawInput = validator(thawInputSchema);
 export const validateRestoreShardTask = validator(restoreShardTaskSchema);
 export const validateReportInput = validator(reportInputSchema);
+export const validateFederateCaptureInput = validator(federateCaptureInputSchema);
 
 /** A remote-write URL from elsewhere (e.g. the config's restore.targetUrl), `field` naming it. */
 export function checkRemoteWriteUrl(field: string, url: string): string {

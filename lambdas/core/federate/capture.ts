@@ -58,6 +58,22 @@ export interface CaptureReport {
   errors: string[];
 }
 
+/** The counts of a report, as the CLI's JSON line and the capture function's result give them. */
+export function captureCounts(r: CaptureReport) {
+  return {
+    snapshots: r.snapshots,
+    series: r.series,
+    samples: r.samples,
+    compacted_shards: r.compacted_shards,
+    fetches: r.fetches,
+    failed_fetches: r.failed_fetches,
+    failed_compactions: r.failed_compactions,
+    pending_windows: r.pending_windows,
+    conflicting_samples: r.conflicting_samples,
+  };
+}
+export type CaptureCounts = ReturnType<typeof captureCounts>;
+
 const refKey = (ref: ShardRef) => `${ref.window.startMs}\u0000${ref.selector}`;
 
 export async function runCapture(deps: CaptureDeps, input: CaptureInput): Promise<CaptureReport> {

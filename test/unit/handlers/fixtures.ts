@@ -168,6 +168,13 @@ export async function makeWorld(
     thawer: (): ArchiveThawer => {
       throw new Error('no thawer in this test');
     },
+    scraper: () => {
+      throw new Error('no scraper in this test');
+    },
+    // The clock only moves when a handler waits.
+    sleep: async (ms) => {
+      world.now += Math.max(0, ms);
+    },
     secrets: new FakeSecrets({
       'prom-creds': { bearerToken: 'source-token-123' },
       'target-creds': { basicAuth: { username: 'u', password: 'target-pw-456' } },
