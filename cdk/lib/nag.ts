@@ -22,7 +22,7 @@ interface Justification {
 }
 
 const ARCHIVE_FOLDER =
-  /^<[A-Za-z0-9]+\.Arn>\/(?:[A-Za-z0-9!_.()-]+\/)*(shards|manifests|checkpoints|plans|restores)\/(?:map-results\/)?\*$/;
+  /^<[A-Za-z0-9]+\.Arn>\/(?:[A-Za-z0-9!_.()-]+\/)*(shards|manifests|checkpoints|plans|restores|snapshots)\/(?:map-results\/)?\*$/;
 
 export const JUSTIFIED_WILDCARDS: readonly Justification[] = [
   {

@@ -8,7 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { HANDLERS } from '../../lambdas/handlers/contracts';
+import { FEDERATE_CAPTURE, HANDLERS } from '../../lambdas/handlers/contracts';
 import { ampWorkspaceOf } from '../../lambdas/schemas/fields';
 import { toRuntimeConfig, type FunctionRole, type PromvaultConfig } from './config';
 import { ArchiveBucket, type PrefixAccess } from './constructs/archive-bucket';
@@ -17,6 +17,7 @@ import { Monitoring } from './constructs/monitoring';
 import { PromvaultFunction } from './constructs/promvault-function';
 import { RestoreWorkflow } from './constructs/restore-workflow';
 import { BackupSchedules } from './constructs/schedules';
+import { FederateCaptures } from './constructs/federate-captures';
 import { acknowledgeJustifiedWildcards } from './nag';
 
 export interface PromvaultStackProps extends StackProps {
@@ -44,6 +45,19 @@ export const ARCHIVE_ACCESS: Readonly<Record<FunctionRole, PrefixAccess>> = {
   report: { read: ['restores'], write: ['restores'] },
 };
 
+/**
+ * The FederateCapture function: snapshots it commits, lists and deletes; compaction reads the
+ * window's committed shard, writes the new object and manifest, advances the checkpoint and
+ * deletes the superseded object.
+ */
+export const FEDERATE_CAPTURE_ACCESS: PrefixAccess = {
+  read: ['snapshots', 'manifests', 'shards', 'checkpoints'],
+  write: ['snapshots', 'manifests', 'shards', 'checkpoints'],
+  delete: ['snapshots', 'shards'],
+};
+/** FederateCapture: one minute of capture (the schedule period), then compaction. */
+export const FEDERATE_CAPTURE_FUNCTION = { memoryMb: 1024, timeout: Duration.minutes(2) };
+
 /** ARCHIVE_ACCESS, less what the configuration makes needless: without an archive tier nothing is ever thawed. */
 export function archiveAccess(role: FunctionRole, config: PromvaultConfig): PrefixAccess {
   const access = ARCHIVE_ACCESS[role];
@@ -64,6 +78,8 @@ export class PromvaultStack extends Stack {
   readonly backup: BackupWorkflow;
   readonly restore: RestoreWorkflow;
   readonly schedules: BackupSchedules;
+  /** The federate-mode sources' capture function and schedules; absent without such a source. */
+  readonly federate?: { readonly capture: PromvaultFunction; readonly captures: FederateCaptures };
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PromvaultStackProps) {
@@ -75,6 +91,8 @@ export class PromvaultStack extends Stack {
     this.archive = new ArchiveBucket(this, 'Archive', { config: config.bucket });
     const runtimeConfigJson = this.toJsonString(toRuntimeConfig(config, this.archive.bucket.bucketName));
     const functions = {} as Record<FunctionRole, PromvaultFunction>;
+    const backupSources = config.sources.filter((s) => s.mode !== 'federate');
+    const federateSources = config.sources.filter((s) => s.mode === 'federate');
     for (const role of Object.keys(HANDLERS) as FunctionRole[]) {
       const settings = config.functions[role];
       const fn = new PromvaultFunction(this, HANDLERS[role], {
@@ -92,7 +110,6 @@ export class PromvaultStack extends Stack {
       functions[role] = fn;
     }
     this.functions = functions;
-    this.grantSecrets(config);
     this.grantAmp(config);
 
     this.backup = new BackupWorkflow(this, 'Backup', {
@@ -100,7 +117,7 @@ export class PromvaultStack extends Stack {
       planBackup: functions.planBackup,
       backupShard: functions.backupShard,
       commitBackup: functions.commitBackup,
-      concurrencyBySource: Object.fromEntries(config.sources.map((s) => [s.name, s.maxConcurrency])),
+      concurrencyBySource: Object.fromEntries(backupSources.map((s) => [s.name, s.maxConcurrency])),
       logRetention,
       logLevel,
     });
@@ -127,12 +144,33 @@ export class PromvaultStack extends Stack {
     }
     this.schedules = new BackupSchedules(this, 'Schedules', {
       stateMachine: this.backup.stateMachine,
-      sources: config.sources.map((s) => ({ name: s.name, expression: s.schedule })),
+      sources: backupSources.map((s) => ({ name: s.name, expression: s.schedule })),
     });
+    if (federateSources.length > 0) {
+      const capture = new PromvaultFunction(this, FEDERATE_CAPTURE, {
+        handlerModule: 'federate-capture',
+        description: `promvault ${FEDERATE_CAPTURE}`,
+        runtimeConfigJson,
+        ...(props.handlersDir !== undefined ? { handlersDir: props.handlersDir } : {}),
+        skipBundling: props.skipBundling ?? false,
+        memorySize: FEDERATE_CAPTURE_FUNCTION.memoryMb,
+        timeout: FEDERATE_CAPTURE_FUNCTION.timeout,
+        logRetentionDays: logRetention,
+        ...(config.vpc !== undefined ? { network: config.vpc } : {}),
+      });
+      this.archive.grantPrefixes(capture, FEDERATE_CAPTURE_ACCESS);
+      const captures = new FederateCaptures(this, 'Federate', {
+        capture,
+        sources: federateSources.map((s) => ({ name: s.name, expression: s.schedule })),
+        deadLetterQueue: this.schedules.deadLetterQueue,
+      });
+      this.federate = { capture, captures };
+    }
+    this.grantSecrets(config);
     this.monitoring = new Monitoring(this, 'Monitoring', {
       backup: this.backup.stateMachine,
       restore: this.restore.stateMachine,
-      sources: config.sources.map((s) => ({ name: s.name, schedulePeriod: Duration.millis(s.schedulePeriodMs) })),
+      sources: backupSources.map((s) => ({ name: s.name, schedulePeriod: Duration.millis(s.schedulePeriodMs) })),
       deadLetterQueue: this.schedules.deadLetterQueue,
       stalenessFactor: config.monitoring.stalenessFactor,
       ...(config.monitoring.alarmEmail !== undefined ? { alarmEmail: config.monitoring.alarmEmail } : {}),
@@ -179,7 +217,12 @@ export class PromvaultStack extends Stack {
       ...config.sources.flatMap((s) =>
         s.credentialsSecretName === undefined
           ? []
-          : [[s.credentialsSecretName, this.functions.backupShard] as [string, PromvaultFunction]],
+          : [
+              [
+                s.credentialsSecretName,
+                s.mode === 'federate' ? this.federate!.capture : this.functions.backupShard,
+              ] as [string, PromvaultFunction],
+            ],
       ),
       ...(config.restore.targetSecretName === undefined
         ? []

@@ -7,6 +7,7 @@
 
 export type { RuntimeConfig, RuntimeSource } from '../schemas/runtime-config';
 export {
+  FEDERATE_CAPTURE,
   HANDLERS,
   type BackupInput,
   type BackupInputSent,

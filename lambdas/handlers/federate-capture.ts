@@ -10,12 +10,12 @@ import { InputError } from '../core/errors';
 import { captureCounts, runCapture, type CaptureCounts } from '../core/federate/capture';
 import { formatDuration } from '../core/time';
 import { findFederateSource } from '../adapters/runtime-config';
+import { FEDERATE_CAPTURE } from './contracts';
 import { defaultDeps, type HandlerDeps } from './deps';
 import { CaptureIncompleteError } from './errors';
 import { commonMiddleware, timeoutGuard, type HandlerContext, type RunOptions } from './middleware';
 import { validateFederateCaptureInput, type FederateCaptureInput } from '../schemas/tasks';
 
-export const FEDERATE_CAPTURE = 'FederateCapture';
 /** The schedule's period: one invocation captures this long, so consecutive ones tile the time. */
 export const CAPTURE_PERIOD_MS = 60_000;
 /** Kept free after the capture for compacting a completed window (reading its snapshots back). */

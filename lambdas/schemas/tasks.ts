@@ -20,6 +20,9 @@ export const HANDLERS = {
   report: 'Report',
 } as const;
 
+/** The federate capture function: deployed only for federate-mode sources, so not one of HANDLERS. */
+export const FEDERATE_CAPTURE = 'FederateCapture';
+
 /** Run ids and execution ids become key segments: keep them boring. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const RUN_ID_HINT = "1-128 letters, digits, '.', '_' or '-'";

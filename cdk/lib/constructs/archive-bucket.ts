@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import type { BucketConfig } from '../config';
 
 /** The top-level folders under the prefix; see lambdas/core/shard.ts for the layout. */
-export type ArchiveDir = 'shards' | 'manifests' | 'checkpoints' | 'plans' | 'restores';
+export type ArchiveDir = 'shards' | 'manifests' | 'checkpoints' | 'plans' | 'restores' | 'snapshots';
 
 /** What one principal may do, folder by folder. */
 export interface PrefixAccess {

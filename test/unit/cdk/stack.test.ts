@@ -425,3 +425,70 @@ describe('cdk-nag AwsSolutions', () => {
     expect(Stack.isStack(stack)).toBe(true);
   });
 });
+
+describe('federate-mode sources: a capture function on a one-minute schedule, no backup', () => {
+  const FEDERATE = {
+    name: 'edge',
+    mode: 'federate',
+    url: 'http://edge-prom:9090',
+    interval: '10s',
+    selectors: ['{job="node"}'],
+    credentialsSecretName: 'promvault/edge',
+  };
+  const { template: fed } = buildStack(
+    minimalConfig({ sources: [...(CONFIG.sources as unknown[]), FEDERATE], bucket: { prefix: 'pv' } }),
+  );
+
+  test('without a federate source there is no capture function', () => {
+    expect(
+      Object.keys(
+        template.findResources('AWS::Lambda::Function', { Properties: { Description: 'promvault FederateCapture' } }),
+      ),
+    ).toEqual([]);
+  });
+
+  test('one FederateCapture function, a little over a minute of capture, scheduled every minute with its source', () => {
+    fed.resourcePropertiesCountIs('AWS::Lambda::Function', { Description: 'promvault FederateCapture' }, 1);
+    fed.hasResourceProperties('AWS::Lambda::Function', { Description: 'promvault FederateCapture', Timeout: 120 });
+    fed.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: Match.objectLike({
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FederateCapture'), 'Arn'] },
+        Input: JSON.stringify({ source: 'edge' }),
+        RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 0 }),
+      }),
+    });
+  });
+
+  test('the backup state machine gets no schedule for it: only the two backup sources have one', () => {
+    const targets = Object.values(fed.findResources('AWS::Scheduler::Schedule')).map(
+      (s) => (s as { Properties: { Target: { Input: string } } }).Properties.Target.Input,
+    );
+    expect(targets.sort()).toEqual(
+      [
+        JSON.stringify({ source: 'edge' }),
+        JSON.stringify({ source: 'prod' }),
+        JSON.stringify({ source: 'staging' }),
+      ].sort(),
+    );
+    fed.resourceCountIs('AWS::Scheduler::Schedule', 3);
+    const backupTargets = Object.values(fed.findResources('AWS::Scheduler::Schedule')).filter((s) =>
+      JSON.stringify(s).includes('BackupStateMachine'),
+    );
+    expect(backupTargets).toHaveLength(2);
+  });
+
+  test('its grants: snapshots, shards, manifests and checkpoints under the prefix, and its own secret only', () => {
+    expect(permissions(fed, 'FederateCaptureRole')).toEqual({
+      ...common('FederateCapture'),
+      's3:GetObject': objects('snapshots', 'manifests', 'shards', 'checkpoints'),
+      's3:PutObject': objects('snapshots', 'manifests', 'shards', 'checkpoints'),
+      's3:AbortMultipartUpload': objects('snapshots', 'manifests', 'shards', 'checkpoints'),
+      's3:DeleteObject': objects('snapshots', 'shards'),
+      'kms:GenerateDataKey': ['<ArchiveKey.Arn>'],
+      'secretsmanager:GetSecretValue': [expect.stringContaining('secret:promvault/edge-??????') as unknown as string],
+    });
+    expect(JSON.stringify(permissions(fed, 'BackupShardRole'))).not.toContain('promvault/edge');
+  });
+});
