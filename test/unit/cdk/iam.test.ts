@@ -32,7 +32,9 @@ import {
   TokenResolver,
   type CfnTemplate,
 } from '../../../cli/local-runner/tokens';
-import { HANDLERS, type RestoreShardTask } from '../../../lambdas/handlers/contracts';
+import { FEDERATE_CAPTURE, HANDLERS, type RestoreShardTask } from '../../../lambdas/handlers/contracts';
+import * as federateCapture from '../../../lambdas/handlers/federate-capture';
+import type { FederateScraper } from '../../../lambdas/core/ports';
 import type { HandlerDeps } from '../../../lambdas/handlers/deps';
 import { getJson, restorePlanKey } from '../../../lambdas/handlers/io';
 import * as restoreShard from '../../../lambdas/handlers/restore-shard';
@@ -59,13 +61,14 @@ import {
   type PolicyDocument,
 } from '../../harness/iam-policies';
 import { RecordingStore } from '../../harness/recording-store';
-import { FakeReader, FakeWriter, HOUR, invoke, MINUTE, T0 } from '../handlers/fixtures';
+import { FakeReader, FakeWriter, HOUR, invoke, lambdaContext, MINUTE, T0 } from '../handlers/fixtures';
 
 const DAY = 24 * HOUR;
 const TARGET = 'http://target.internal:9090/api/v1/write';
 const SECRETS = {
   'prom-creds': { bearerToken: 'iam-test-token' },
   'target-creds': { username: 'writer', password: 'iam-test-password' },
+  'edge-creds': { bearerToken: 'iam-test-edge-token' },
 };
 
 /** Grants no handler code exercises, each with why the role still needs it. */
@@ -82,7 +85,18 @@ interface Scenario {
   readonly promvault: Record<string, unknown>;
   /** Objects reach an archive tier (the thaw step restores them). */
   readonly archived: boolean;
+  /** A federate-mode source too: the FederateCapture function runs (federateCaptures). */
+  readonly federate?: boolean;
 }
+
+/** The federate-mode source of the scenarios that have one. */
+const FEDERATE_SOURCE = {
+  name: 'edge',
+  mode: 'federate',
+  url: 'http://edge-prometheus.internal:9090',
+  interval: '15s',
+  credentialsSecretName: 'edge-creds',
+};
 
 const SCENARIOS: readonly Scenario[] = [
   {
@@ -111,6 +125,7 @@ const SCENARIOS: readonly Scenario[] = [
             securityGroupIds: ['sg-0123456789abcdef0'],
           },
         },
+        FEDERATE_SOURCE,
       ],
       bucket: {
         prefix: 'pv/archive',
@@ -121,6 +136,7 @@ const SCENARIOS: readonly Scenario[] = [
       inlinePlanLimit: 1,
     },
     archived: false,
+    federate: true,
   },
 ];
 
@@ -202,6 +218,18 @@ async function record(scenario: Scenario): Promise<World> {
     const restore = await runRestoreLocally({ ...common, from: iso(T0), to: iso(T0 + 3 * HOUR), target: TARGET });
     outcomes.push(...[...runs, restore].map((r) => `${r.status}${r.error ? ` ${r.error}` : ''}`));
     outcomes.push(...(await missingObject(resolver, restore.run_id!, common, deps)));
+    if (scenario.federate === true)
+      outcomes.push(
+        ...(await federateCaptures(resolver, common, deps, {
+          now: () => clock,
+          advance: (ms) => {
+            clock += Math.max(0, ms);
+          },
+          set: (ms) => {
+            clock = ms;
+          },
+        })),
+      );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -268,6 +296,55 @@ async function missingObject(
   ];
 }
 
+/** Answers like /federate: one series, stamped `lateMs` before the clock (a late sample when > 0). */
+class ClockScraper implements FederateScraper {
+  readonly endpoint = 'http://edge-prometheus.internal:9090/federate';
+  lateMs = 0;
+  constructor(private readonly now: () => number) {}
+  async scrape(): Promise<string> {
+    const ts = this.now() - this.lateMs;
+    return `up{job="edge"} ${ts % 5} ${ts}\n`;
+  }
+}
+
+/**
+ * Two scheduled captures of the federate source, called directly: the first commits snapshots
+ * and compacts the window that ends meanwhile (first manifest, first checkpoint); the second gets
+ * a late sample of that window, so its compaction reads the committed shard, replaces it and
+ * deletes the superseded object.
+ */
+async function federateCaptures(
+  resolver: TokenResolver,
+  common: { store: string; secretsFile: string },
+  hook: (d: HandlerDeps, fn: { functionId: string }) => HandlerDeps,
+  clock: { now: () => number; advance: (ms: number) => void; set: (ms: number) => void },
+): Promise<string[]> {
+  const local = openLocalStore(common.store);
+  const id = Object.keys(resolver.template.Resources).find(
+    (k) => resolver.template.Resources[k]!.Properties?.Description === `promvault ${FEDERATE_CAPTURE}`,
+  )!;
+  const config = functionConfig(functionInfo(resolver, id));
+  const scraper = new ClockScraper(clock.now);
+  const deps = (): HandlerDeps => ({
+    ...hook(localDeps({ config, local, secrets: fileSecrets(common.secretsFile), log: stderrLogger('silent') }), {
+      functionId: id,
+    }),
+    scraper: () => scraper,
+    sleep: async (ms) => clock.advance(ms),
+  });
+  const ended = (p: Promise<unknown>) =>
+    p.then(
+      () => 'captured',
+      (err: Error) => err.name,
+    );
+  const capture = () =>
+    ended(invoke(federateCapture.createHandler(deps()), { source: 'edge' }, lambdaContext(120_000)));
+  clock.set(T0 + 2 * DAY - 30_000);
+  const first = await capture();
+  scraper.lateMs = 2 * MINUTE;
+  return [first, await capture()];
+}
+
 const worlds = new Map<Scenario, Promise<World>>();
 /** Each scenario runs once per file, however many describe blocks use it. */
 function worldOf(scenario: Scenario): Promise<World> {
@@ -324,7 +401,12 @@ describe.each(SCENARIOS)('IAM of every function: $name', (scenario) => {
   }, 180_000);
 
   test('the runs succeeded, and every function of the template made calls', () => {
-    expect(world.outcomes).toEqual([...Array(5).fill('SUCCEEDED'), 'ObjectNotFoundError', 'ObjectNotFoundError']);
+    expect(world.outcomes).toEqual([
+      ...Array(5).fill('SUCCEEDED'),
+      'ObjectNotFoundError',
+      'ObjectNotFoundError',
+      ...(scenario.federate === true ? ['captured', 'captured'] : []),
+    ]);
     const silent = world.roles
       .filter((r) => (world.calls.get(r.functionId) ?? []).length === 0)
       .map(
