@@ -172,6 +172,7 @@ export class PromvaultStack extends Stack {
       restore: this.restore.stateMachine,
       sources: backupSources.map((s) => ({ name: s.name, schedulePeriod: Duration.millis(s.schedulePeriodMs) })),
       deadLetterQueue: this.schedules.deadLetterQueue,
+      ...(this.federate !== undefined ? { federateCapture: this.federate.capture } : {}),
       stalenessFactor: config.monitoring.stalenessFactor,
       ...(config.monitoring.alarmEmail !== undefined ? { alarmEmail: config.monitoring.alarmEmail } : {}),
     });

@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -38,6 +39,8 @@ export interface MonitoringProps {
   readonly restore: sfn.IStateMachine;
   readonly sources: readonly MonitoredSource[];
   readonly deadLetterQueue: sqs.IQueue;
+  /** The federate-mode sources' capture function, alarmed on its errors. @default none */
+  readonly federateCapture?: lambda.IFunction;
   /** A source is stale when its newest committed data is older than this many schedule periods. @default 3 */
   readonly stalenessFactor?: number;
   /** Address subscribed to an SNS topic that every alarm notifies. @default no topic */
@@ -93,6 +96,12 @@ export class Monitoring extends Construct {
       props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }),
       'EventBridge Scheduler could not start a backup run; the events wait in the dead-letter queue',
     );
+    if (props.federateCapture !== undefined)
+      this.countAlarm(
+        'FederateCaptureErrors',
+        props.federateCapture.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        'a promvault federate capture missed fetches, left a compaction undone or failed; its log names which',
+      );
     if (props.alarmEmail !== undefined) {
       this.topic = this.alarmTopic(props.alarmEmail);
       for (const alarm of this.alarms) alarm.addAlarmAction(new actions.SnsAction(this.topic));

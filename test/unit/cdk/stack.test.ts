@@ -461,6 +461,16 @@ describe('federate-mode sources: a capture function on a one-minute schedule, no
     });
   });
 
+  test("an alarm on the capture function's errors, and only with a federate source", () => {
+    fed.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^FederateCapture') } }],
+      Threshold: 0,
+    });
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'Errors' }, 0);
+  });
+
   test('the backup state machine gets no schedule for it: only the two backup sources have one', () => {
     const targets = Object.values(fed.findResources('AWS::Scheduler::Schedule')).map(
       (s) => (s as { Properties: { Target: { Input: string } } }).Properties.Target.Input,
