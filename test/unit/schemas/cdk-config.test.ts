@@ -241,6 +241,11 @@ describe('mode: federate', () => {
       { url: 'http://p', schedule: 'rate(5 minutes)' },
       /sources\[1\]\.schedule: is not for "mode": "federate"/,
     ],
+    [
+      'sigv4 (a /federate request is never signed)',
+      { url: 'http://p', sigv4: { region: 'eu-west-1' } },
+      /sources\[1\]\.sigv4: is not for "mode": "federate"/,
+    ],
   ])('refuses %s, naming the key', (_name, extra, message) => {
     expect(errorOf({ sources: [source(), { name: 'fed', mode: 'federate', ...extra }] })).toMatch(message);
   });
