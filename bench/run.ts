@@ -19,7 +19,8 @@
  *    binding is not installed (`restore_data_path`: CPU seconds and request bytes);
  *  - source modes: on the real corpus, backup through remote read and through the HTTP query API
  *    (query mode) in alternating rounds: samples per second and stored bytes per sample
- *    (`source_modes`); `--only modes` runs this alone;
+ *    (`source_modes`); `--only modes` runs this alone; beside them the federate capture
+ *    pipeline on the corpus rendered as /federate answers (no network: see bench/worker.ts);
  *  - start-up: `promvault --help` through the package's bin (the bundle `npm run build` writes)
  *    against `node -e 0`, median of alternating runs (`cli_start_seconds`, `node_start_seconds`).
  */
@@ -40,6 +41,8 @@ const HOUR = 3_600_000;
 const SHARD_MS = HOUR;
 const CONCURRENCY = 4;
 const BATCH = 5000;
+/** The /federate capture interval the corpus is rendered at: its scrape interval. */
+const FEDERATE_INTERVAL_MS = 1000;
 
 /** Which CPU each side of a replay or restore gets when they are kept apart (taskset -c lists). */
 interface CorePinning {
@@ -432,35 +435,57 @@ async function measureModes(flags: Flags) {
       query: { url: src.prom.url, mode: 'query' },
     };
     const runs: Record<keyof typeof modes, WorkerResult[]> = { remote_read: [], query: [] };
+    const answers = path.join(work, 'federate-answers');
+    let rendered: WorkerResult | undefined;
+    const federateRuns: WorkerResult[] = [];
     for (let r = 0; r < flags.rounds; r++) {
       for (const [name, args] of Object.entries(modes) as [keyof typeof modes, (typeof modes)['query']][]) {
         log(`source modes round ${r + 1}/${flags.rounds}: backup over ${args.mode}`);
         const store = path.join(work, `${name}-${r}`);
         runs[name].push(await workerBeside(src.prom, 'backup', { ...range, ...args, store }));
+        if (name === 'remote_read' && rendered === undefined) {
+          log(`source modes: rendering the backed-up samples as /federate answers every ${FEDERATE_INTERVAL_MS} ms`);
+          rendered = await worker('render', {
+            store,
+            from: src.fromMs,
+            to: src.toMs,
+            interval: FEDERATE_INTERVAL_MS,
+            out: answers,
+          });
+        }
         await rm(store, { recursive: true, force: true });
       }
+      log(`source modes round ${r + 1}/${flags.rounds}: federate capture of the rendered answers`);
+      const store = path.join(work, `federate-${r}`);
+      federateRuns.push(
+        await worker('federate', { answers, store, from: src.fromMs, interval: FEDERATE_INTERVAL_MS, shard: SHARD_MS }),
+      );
+      await rm(store, { recursive: true, force: true });
     }
     const figures = (xs: WorkerResult[]) => {
-      const f = xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-      const samples = f.samples as number;
+      const { best, ...speed } = bestRound(xs);
       return {
-        samples,
-        seconds: round3(f.seconds),
-        samples_per_second: Math.round(samples / f.seconds),
-        stored_bytes_per_sample: round3((f.stored_bytes as number) / samples),
-        cpu_seconds: { ours: round3(f.cpu_seconds as number), prometheus: f.server_cpu_seconds as number },
+        ...speed,
+        cpu_seconds: { ours: round3(best.cpu_seconds as number), prometheus: best.server_cpu_seconds as number },
       };
     };
     const remoteRead = figures(runs.remote_read);
     const query = figures(runs.query);
     if (remoteRead.samples !== src.samples)
       throw new Error(`the remote-read backup holds ${remoteRead.samples} samples, the source ${src.samples}`);
+    const federate = federateFigures(federateRuns, rendered!);
+    // Every sample the answers hold is captured once: no more, no fewer.
+    if (federate.samples !== federate.rendering.samples_in_answers)
+      throw new Error(
+        `the capture holds ${federate.samples} samples, the answers ${federate.rendering.samples_in_answers}`,
+      );
     return {
       samples: src.samples,
       series: src.series,
       rounds: flags.rounds,
       remote_read: remoteRead,
       query,
+      federate,
       // Staleness markers: remote read returns them, the query API does not.
       samples_not_in_query_mode: remoteRead.samples - query.samples,
       query_vs_remote_read_seconds: round3(query.seconds / remoteRead.seconds),
@@ -471,6 +496,40 @@ async function measureModes(flags: Flags) {
   }
 }
 
+/** The fastest of a step's rounds, and its samples per second and stored bytes per sample. */
+function bestRound(xs: WorkerResult[]) {
+  const best = xs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const samples = best.samples as number;
+  return {
+    best,
+    samples,
+    seconds: round3(best.seconds),
+    samples_per_second: Math.round(samples / best.seconds),
+    stored_bytes_per_sample: round3((best.stored_bytes as number) / samples),
+  };
+}
+
+/**
+ * The federate capture of rendered answers (bench/worker.ts federate), best round: no Prometheus
+ * runs, so only our CPU counts; the rendering's own figures say which samples the answers hold.
+ */
+function federateFigures(xs: WorkerResult[], rendered: WorkerResult) {
+  const { best, ...speed } = bestRound(xs);
+  return {
+    ...speed,
+    cpu_seconds: { ours: round3(best.cpu_seconds as number) },
+    peak_rss_mb: best.peak_rss_mb,
+    interval_ms: FEDERATE_INTERVAL_MS,
+    rendering: {
+      answers: rendered.answers as number,
+      text_bytes: rendered.text_bytes as number,
+      samples_in_answers: rendered.samples_in_answers as number,
+      stale_markers: rendered.stale_markers as number,
+      superseded: rendered.superseded as number,
+    },
+  };
+}
+
 function modesTable(m: Awaited<ReturnType<typeof measureModes>>): string {
   const row = (name: string, f: typeof m.query) =>
     `  ${name.padEnd(12)} ${String(f.samples_per_second).padStart(9)} samples/s  ${String(f.stored_bytes_per_sample).padStart(6)} B/sample  ${f.seconds} s, CPU s ${f.cpu_seconds.ours}+${f.cpu_seconds.prometheus}`;
@@ -478,7 +537,11 @@ function modesTable(m: Awaited<ReturnType<typeof measureModes>>): string {
     `source modes (real corpus, ${m.samples.toLocaleString('en-US')} samples, best of ${m.rounds}):`,
     row('remote-read', m.remote_read),
     row('query', m.query),
+    `  ${'federate'.padEnd(12)} ${String(m.federate.samples_per_second).padStart(9)} samples/s  ${String(m.federate.stored_bytes_per_sample).padStart(6)} B/sample  ${m.federate.seconds} s, CPU s ${m.federate.cpu_seconds.ours}, peak RSS ${m.federate.peak_rss_mb} MB`,
     `  query mode holds ${m.samples_not_in_query_mode} fewer samples (staleness markers), takes ×${m.query_vs_remote_read_seconds} the time`,
+    `  federate: capture pipeline on ${m.federate.rendering.answers} rendered answers (one per ${m.federate.interval_ms} ms, no network), ` +
+      `${m.federate.samples.toLocaleString('en-US')} samples: the corpus less ${m.federate.rendering.stale_markers} staleness markers ` +
+      `and ${m.federate.rendering.superseded} samples replaced by a newer one of their series before the next answer`,
   ].join('\n');
 }
 

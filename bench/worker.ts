@@ -10,6 +10,10 @@
  *   restore the real restore (fetch → verify → decode → filter → write)
  *   encode  the restore into a writer that discards each request once its body is built, with the
  *           body encoder named by --encoder: the data path's own CPU, without the network or a target
+ *   render  (not measured) the samples of a backup store rendered as successive /federate answers,
+ *           one text file per --interval: each series' newest sample at or before the answer's time
+ *   federate the real capture (parse → split → snapshot → compact) of rendered answers into a
+ *           directory store, answers read from their files in turn, on a fake clock: no network
  * replay and restore also report lanes_full_share, the share of their time with every lane busy.
  */
 import { DirectoryStore } from '../lambdas/adapters/dir-store';
@@ -36,7 +40,12 @@ import { encodeWriteRequestSnappy } from '../lambdas/core/prom/write-request-sna
 import { readFrames } from '../lambdas/core/prom/frames';
 import { snappyCompress, SNAPPY_IMPLEMENTATION } from '../lambdas/core/prom/snappy';
 import type { RemoteWriter, WriteBatch } from '../lambdas/core/ports';
-import type { SeriesPiece } from '../lambdas/core/types';
+import { STALE_NAN_BITS, type SeriesPiece } from '../lambdas/core/types';
+import { runCapture } from '../lambdas/core/federate/capture';
+import type { FederateScraper } from '../lambdas/core/ports';
+import { alignDown } from '../lambdas/core/backup/plan-run';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
 type Args = Record<string, string>;
 
@@ -280,7 +289,172 @@ async function encode(a: Args) {
   return { ...report, ...clock.read(), body_bytes: bodyBytes };
 }
 
-const steps: Record<string, (a: Args) => Promise<object>> = { pull: rawPull, backup, replay, restore, encode };
+/** Prometheus' lookback: /federate leaves out series whose newest sample is older. */
+const LOOKBACK_MS = 300_000;
+
+/** A float as Go's strconv.FormatFloat(v, 'g', -1, 64) writes it in the exposition text. */
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (Object.is(v, -0)) return '-0';
+  return String(v);
+}
+
+const escapeLabelValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * Renders the samples of --store as the /federate answers a capture every --interval ms would
+ * have received: answer k, at from + k × interval, holds each series' newest sample at or before
+ * that time (within the lookback), with its timestamp, grouped by family under a # TYPE line.
+ * Staleness markers are left out, as /federate leaves out a series whose newest sample is one.
+ */
+async function render(a: Args) {
+  const store = new DirectoryStore(a.store!);
+  const fromMs = num(a, 'from');
+  const toMs = num(a, 'to');
+  const intervalMs = num(a, 'interval');
+  const plan = await planRestore(store, { sources: [], fromMs, toMs });
+  const bySeries = new Map<string, { name: string; line: string; timestamps: number[]; values: number[] }>();
+  let samples = 0;
+  let staleMarkers = 0;
+  const bits = new BigUint64Array(1);
+  const asFloat = new Float64Array(bits.buffer);
+  for (const m of plan.shards) {
+    for await (const piece of decodeShard(await fetchVerified(store, m))) {
+      const name = piece.labels.find((l) => l.name === '__name__')?.value ?? '';
+      const rest = piece.labels.filter((l) => l.name !== '__name__');
+      const line = `${name}{${rest.map((l) => `${l.name}="${escapeLabelValue(l.value)}"`).join(',')}}`;
+      let s = bySeries.get(line);
+      if (s === undefined) bySeries.set(line, (s = { name, line, timestamps: [], values: [] }));
+      for (let i = 0; i < piece.timestamps.length; i++) {
+        samples++;
+        asFloat[0] = piece.values[i]!;
+        if (bits[0] === STALE_NAN_BITS) {
+          staleMarkers++;
+          continue;
+        }
+        s.timestamps.push(piece.timestamps[i]!);
+        s.values.push(piece.values[i]!);
+      }
+    }
+  }
+  // A family's lines together, under one # TYPE line.
+  const series = [...bySeries.values()].sort((x, y) => (x.line < y.line ? -1 : x.line > y.line ? 1 : 0));
+  for (const s of series) {
+    const order = s.timestamps.map((_, i) => i).sort((i, j) => s.timestamps[i]! - s.timestamps[j]!);
+    s.timestamps = order.map((i) => s.timestamps[i]!);
+    s.values = order.map((i) => s.values[i]!);
+  }
+  const cursor = new Array<number>(series.length).fill(0);
+  const dir = a.out!;
+  await mkdir(dir, { recursive: true });
+  let answers = 0;
+  let lines = 0;
+  let bytes = 0;
+  // Samples that a newer sample of their series replaced before the next answer: no answer holds them.
+  let superseded = 0;
+  let inAnswers = 0;
+  for (let at = fromMs; at < toMs - 1 + intervalMs; at += intervalMs) {
+    const out: string[] = [];
+    let family: string | undefined;
+    for (let k = 0; k < series.length; k++) {
+      const s = series[k]!;
+      let c = cursor[k]!;
+      while (c < s.timestamps.length && s.timestamps[c]! <= at) c++;
+      const fresh = c > cursor[k]!;
+      superseded += Math.max(0, c - cursor[k]! - 1);
+      cursor[k] = c;
+      if (c === 0 || s.timestamps[c - 1]! <= at - LOOKBACK_MS) continue;
+      if (fresh) inAnswers++;
+      if (s.name !== family) out.push(`# TYPE ${(family = s.name)} untyped`);
+      out.push(`${s.line} ${formatValue(s.values[c - 1]!)} ${s.timestamps[c - 1]!}`);
+      lines++;
+    }
+    const text = out.join('\n') + '\n';
+    bytes += Buffer.byteLength(text);
+    await writeFile(path.join(dir, `${String(answers++).padStart(6, '0')}.prom`), text);
+  }
+  return {
+    samples,
+    stale_markers: staleMarkers,
+    superseded,
+    samples_in_answers: inAnswers,
+    series: series.length,
+    answers,
+    lines,
+    text_bytes: bytes,
+  };
+}
+
+/**
+ * Captures the answers --answers holds (render), one per --interval ms of a fake clock, into a
+ * directory store; after the last, one empty answer at the end of the last shard window, so
+ * that every window is compacted. Stored bytes: the compacted shards' objects.
+ */
+async function federate(a: Args) {
+  const dir = a.answers!;
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.prom')).sort();
+  const fromMs = num(a, 'from');
+  const intervalMs = num(a, 'interval');
+  const shardMs = num(a, 'shard');
+  const lastAnswerMs = fromMs + (files.length - 1) * intervalMs;
+  const flushMs = alignDown(lastAnswerMs, shardMs) + shardMs;
+  let now = fromMs;
+  let tick = 0;
+  const scraper: FederateScraper = {
+    endpoint: 'rendered answers',
+    scrape: async () => (tick < files.length ? readFile(path.join(dir, files[tick]!), 'utf8') : ''),
+  };
+  const store = new DirectoryStore(a.store!);
+  await store.check();
+  const clock = startClock();
+  const report = await runCapture(
+    {
+      scraper,
+      store,
+      nowMs: () => now,
+      sleep: async () => {
+        tick++;
+        now = tick < files.length ? fromMs + tick * intervalMs : flushMs;
+      },
+    },
+    {
+      source: 'bench',
+      selectors: [''],
+      intervalMs,
+      durationMs: (files.length + 1) * intervalMs,
+      shardLengthMs: shardMs,
+    },
+  );
+  const timed = clock.read();
+  if (report.failed_fetches > 0 || report.failed_compactions > 0 || report.pending_windows > 0)
+    throw new Error(`capture incomplete: ${JSON.stringify({ ...report, metadata: report.metadata.length })}`);
+  const plan = await planRestore(store, { sources: [], fromMs, toMs: flushMs });
+  const stored = plan.shards.reduce((n, m) => n + m.stored_bytes, 0);
+  const shardSamples = plan.shards.reduce((n, m) => n + m.samples, 0);
+  if (shardSamples !== report.samples)
+    throw new Error(`the compacted shards hold ${shardSamples} samples, the capture counted ${report.samples}`);
+  return {
+    ...timed,
+    samples: report.samples,
+    series: report.series,
+    fetches: report.fetches,
+    snapshots: report.snapshots,
+    compacted_shards: report.compacted_shards,
+    stored_bytes: stored,
+  };
+}
+
+const steps: Record<string, (a: Args) => Promise<object>> = {
+  pull: rawPull,
+  backup,
+  replay,
+  restore,
+  encode,
+  render,
+  federate,
+};
 
 async function main() {
   const [step, ...rest] = process.argv.slice(2);
