@@ -24,6 +24,11 @@ beforeAll(async () => {
   // A SAMPLES-only remote-read server: one series, SAMPLES_PER_READ samples in any window read
   // (none for the CLI's 1 ms source check), values that do not compress.
   server = createServer((req, res) => {
+    // Remote read only: /api/v1/metadata and the rest are not served.
+    if (!req.url?.startsWith('/api/v1/read')) {
+      res.writeHead(404).end('404 page not found');
+      return;
+    }
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => parts.push(d));
     req.on('end', () => {
