@@ -99,7 +99,11 @@ test('no password, token or header value reaches any output or file, on success 
   // both kinds of credentials at once.
   const token = ['--bearer-token-file', path.join(work, 'token')];
   for (const json of [[], ['--json']]) {
-    expect((await run('backup down', [...backup, '--source', withAuth(downUrl), ...json])).code).not.toBe(0);
+    // One retry: the retry warning is an output too, and the full policy would wait minutes.
+    const retryOnce = ['--retries', '1'];
+    expect((await run('backup down', [...backup, '--source', withAuth(downUrl), ...retryOnce, ...json])).code).not.toBe(
+      0,
+    );
     const refused = await run('backup 401', [...backup, '--source', withAuth(echoUrl), '--header', orgHeader, ...json]);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/401/);
@@ -123,7 +127,15 @@ test('no password, token or header value reaches any output or file, on success 
     ]);
     expect(ok.code).toBe(0);
     expect(accepting.acceptedSamples).toBeGreaterThan(0);
-    const down = await run('restore down', ['restore', ...select, '--target', withAuth(downUrl, targetPath), ...json]);
+    const down = await run('restore down', [
+      'restore',
+      ...select,
+      '--target',
+      withAuth(downUrl, targetPath),
+      '--retries',
+      '1',
+      ...json,
+    ]);
     expect(down.code).not.toBe(0);
     const refused = await run('restore 401', [
       'restore',
