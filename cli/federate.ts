@@ -3,7 +3,7 @@
  * compact each completed window into one normal shard (lambdas/core/federate/).
  */
 import { InputError } from '../lambdas/core/errors';
-import { formatDuration, parseDuration, sleep } from '../lambdas/core/time';
+import { formatDuration, parseDuration, parseTimeout, sleep } from '../lambdas/core/time';
 import { formatSelector, parseSelector } from '../lambdas/core/prom/selector';
 import { captureCounts, runCapture, type CaptureInput } from '../lambdas/core/federate/capture';
 import { HttpFederateScraper } from '../lambdas/adapters/prometheus-federate';
@@ -66,8 +66,7 @@ export async function federateCommand(flags: FederateFlags): Promise<void> {
   // Everything the user typed is checked before any connection or write.
   remoteReadUrl(flags.source);
   const input = parseCaptureInput(flags);
-  const timeoutMs = parseDuration(flags.timeout, '--timeout');
-  if (timeoutMs === 0) throw new InputError('--timeout 0 would fail every fetch: give a duration such as 30s');
+  const timeoutMs = parseTimeout(flags.timeout, '--timeout');
   const scraper = new HttpFederateScraper({
     url: flags.source,
     ...resolveAuth(flags, ''),

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InputError } from '../lambdas/core/errors';
-import { parseDuration, parseTime, formatIso, requireBefore } from '../lambdas/core/time';
+import { parseTime, parseTimeout, formatIso, requireBefore } from '../lambdas/core/time';
 import { parseSelector } from '../lambdas/core/prom/selector';
 import { planRestore, type RestorePlan } from '../lambdas/core/restore/plan';
 import { runRestore, type RestoreFailure } from '../lambdas/core/restore/run';
@@ -109,19 +109,12 @@ function targetUrl(text: string | undefined, flag = '--target'): string {
   );
 }
 
-/** --target-timeout: the longest wait for one remote-write answer. */
-function parseTargetTimeout(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = parseDuration(text, '--target-timeout');
-  if (ms === 0) throw new InputError('--target-timeout 0 would fail every request: give a duration such as 30s or 2m');
-  return ms;
-}
-
 export async function restoreCommand(flags: RestoreFlags): Promise<void> {
   const target = flags.dryRun ? flags.target : targetUrl(flags.target);
   const batchSamples = parseConcurrency(flags.batchSamples, '--batch-samples', 1_000_000);
   const concurrency = parseConcurrency(flags.concurrency, '--concurrency', 64);
-  const targetTimeoutMs = parseTargetTimeout(flags.targetTimeout);
+  const targetTimeoutMs =
+    flags.targetTimeout === undefined ? undefined : parseTimeout(flags.targetTimeout, '--target-timeout');
   const retry = parseRetries(flags.retries);
   const headers = parseHeaders(flags.targetHeader, '--target-header');
   const { basicAuth, bearerToken } = resolveAuth(

@@ -4,11 +4,12 @@
  * SourceUnavailableError (the next interval tries again); other answers that are not 200 are
  * SourceRejectedError. Credentials never appear in messages.
  */
-import { SourceProbeError, SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import { ResponseTooLargeError, SourceProbeError, SourceRejectedError, SourceUnavailableError } from '../core/errors';
 import type { FederateScraper } from '../core/ports';
 import { PRODUCT_USER_AGENT } from '../core/version';
-import { authHeaders, type HttpCredentials } from './http-auth';
+import { authHeaders, withoutUserInfo, type HttpCredentials } from './http-auth';
 import { describeNetworkError } from './http-retry';
+import { readCapped } from './read-capped';
 
 /** `{__name__=~".+"}`: every series, what an empty selector means here. */
 export const EVERY_SERIES = '{__name__=~".+"}';
@@ -41,13 +42,7 @@ export class HttpFederateScraper implements FederateScraper {
   private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: FederateOptions) {
-    const url = federateUrl(options.url);
-    let basicAuth = options.basicAuth;
-    if (url.username || url.password) {
-      basicAuth ??= { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
-      url.username = '';
-      url.password = '';
-    }
+    const { url, basicAuth } = withoutUserInfo(federateUrl(options.url).toString(), options.basicAuth);
     this.url = url;
     this.endpoint = `${url.protocol}//${url.host}${url.pathname}`;
     this.fetchImpl = options.fetchImpl ?? fetch;
@@ -92,27 +87,22 @@ export class HttpFederateScraper implements FederateScraper {
 
   private async readCapped(res: Response, what: string): Promise<string> {
     const limit = this.options.maxResponseBytes ?? DEFAULT_MAX_FEDERATE_BYTES;
-    const chunks: Uint8Array[] = [];
-    let size = 0;
+    let bytes: Uint8Array;
     try {
-      for await (const chunk of res.body ?? []) {
-        size += chunk.byteLength;
-        if (size > limit) {
-          await res.body?.cancel().catch(() => undefined);
-          throw new SourceRejectedError(
-            `${what} answered more than ${limit} bytes: narrow the capture with --match so one answer stays below that`,
-          );
-        }
-        chunks.push(chunk);
-      }
+      bytes = await readCapped(
+        res.body,
+        limit,
+        (cap) =>
+          `${what} answered more than ${cap} bytes: narrow the capture with --match so one answer stays below that`,
+      );
     } catch (err) {
-      if (err instanceof SourceRejectedError) throw err;
+      if (err instanceof ResponseTooLargeError) throw new SourceRejectedError(err.message, { cause: err });
       throw new SourceUnavailableError(`${what} failed while reading the answer: ${describeNetworkError(err)}`, {
         cause: err,
       });
     }
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
     } catch (err) {
       throw new SourceRejectedError(`${what} answered text that is not UTF-8`, { cause: err });
     }

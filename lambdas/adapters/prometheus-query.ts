@@ -14,7 +14,13 @@
  * Errors as in remote read: network failures, timeouts, 5xx, 429 and partial answers are
  * SourceUnavailableError; other refusals and undecodable answers SourceRejectedError.
  */
-import { sentences, SourceProbeError, SourceRejectedError, SourceUnavailableError } from '../core/errors';
+import {
+  ResponseTooLargeError,
+  sentences,
+  SourceProbeError,
+  SourceRejectedError,
+  SourceUnavailableError,
+} from '../core/errors';
 import type { PrometheusReader, ReadOptions } from '../core/ports';
 import {
   DEFAULT_MAX_SAMPLES_PER_QUERY,
@@ -38,6 +44,7 @@ import {
 import { authHeaders, withoutUserInfo, type HttpCredentials } from './http-auth';
 import { describeWindow, networkReason, quoteBody } from './prometheus-remote-read';
 import { fetchPrometheusMetadata } from './prometheus-metadata';
+import { readCapped } from './read-capped';
 
 export interface QueryReaderOptions extends HttpCredentials {
   /** The Prometheus-compatible base URL, e.g. http://thanos-query:9090 or http://mimir/prometheus. */
@@ -64,6 +71,8 @@ const INITIAL_SAMPLES_PER_MS = 1 / 1000;
 const MAX_SPLITS = 24;
 /** Thanos: merge replicas, never answer from a subset of stores. Others ignore these. */
 const THANOS_PARAMS = { dedup: 'true', partial_response: 'false' } as const;
+/** The most of an error answer (not 2xx) read to quote it. */
+const ERROR_ANSWER_BYTES = 64 * 1024;
 
 /** The server refused an answer as too large, or it passed the byte cap: worth splitting. */
 class TooLargeError extends Error {
@@ -73,28 +82,6 @@ class TooLargeError extends Error {
 /** Refusals of a too large query: Prometheus/Thanos, Mimir/Cortex, VictoriaMetrics. */
 const TOO_LARGE =
   /too many samples|exceeded maximum resolution|exceeded the maximum number of|max number of chunks|maxSamplesPer|maxUniqueTimeseries/i;
-
-/**
- * Reads a body up to `maxBytes`; over it, stops reading and throws TooLargeError.
- * (A shared capped reader is coming with the retry work; this one is local until then.)
- */
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new TooLargeError(`the answer is longer than ${maxBytes} bytes`);
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -357,13 +344,19 @@ export class HttpQueryReader implements PrometheusReader {
       });
       status = response.status;
       statusText = response.statusText;
-      text = await readCapped(response, response.ok ? this.maxBytes : 64 * 1024).catch((err: unknown) => {
-        if (err instanceof TooLargeError && !response.ok) return '';
-        throw err;
-      });
+      const cap = response.ok ? this.maxBytes : ERROR_ANSWER_BYTES;
+      const tooLarge = (capBytes: number) => `the answer is longer than ${capBytes} bytes`;
+      text = await readCapped(response.body, cap, tooLarge).then(
+        (bytes) => Buffer.from(bytes).toString('utf8'),
+        (err: unknown) => {
+          // An error answer is quoted for its first bytes only; a too long one is simply not quoted.
+          if (err instanceof ResponseTooLargeError && !response.ok) return '';
+          throw err;
+        },
+      );
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
-      if (err instanceof TooLargeError) throw err;
+      if (err instanceof ResponseTooLargeError) throw new TooLargeError(err.message, { cause: err });
       if (timeout.aborted)
         throw new SourceUnavailableError(`${prefix} timed out: no complete answer in ${this.timeoutMs} ms`, {
           cause: err,
